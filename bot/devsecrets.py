@@ -1,0 +1,33 @@
+"""Development secrets for the embedded runner: generated once, kept in `var/`, never committed."""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import string
+from pathlib import Path
+from typing import Any
+
+
+def _generate() -> dict[str, str]:
+    alphabet = string.ascii_letters + string.digits
+    return {
+        "token": "".join(secrets.choice(alphabet) for _ in range(32)),
+        "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+        "appsecret": secrets.token_hex(16),
+    }
+
+
+def fill_dev_secrets(data: dict[str, Any], store: Path) -> None:
+    """Fill empty `wechat.*` secrets in `data` from `store`, creating it on first use."""
+    try:
+        saved = json.loads(store.read_text())
+    except (OSError, ValueError):
+        saved = _generate()
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(saved))
+        store.chmod(0o600)
+    wechat = data.setdefault("wechat", {})
+    for key, value in saved.items():
+        if not wechat.get(key):
+            wechat[key] = value

@@ -1,0 +1,47 @@
+"""Keep the followers table current from what WeChat tells us (subscribe, unsubscribe, any message)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .db import Database
+from .db.models import Follower
+from .inbound import Incoming
+
+
+def _upsert(db: Database, openid: str, insert_values: dict, update_values: dict) -> None:
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Follower).values(openid=openid, **insert_values)
+    stmt = stmt.on_conflict_do_update(index_elements=[Follower.openid], set_=update_values)
+    with db.session() as session:
+        session.execute(stmt)
+
+
+def record(db: Database, msg: Incoming, now: datetime | None = None) -> None:
+    """Apply one message or event to the follower record (idempotent: retries change nothing more)."""
+    now = now or datetime.fromtimestamp(msg.create_time or datetime.now().timestamp(), timezone.utc)
+    base = {"created_at": now, "language": "zh-CN", "tags": [], "last_active_at": now}
+    if msg.event == "subscribe":
+        changes = {"subscribed": True, "subscribed_at": now, "last_active_at": now}
+        if msg.scene:
+            changes["qrscene"] = msg.scene[:64]
+        _upsert(db, msg.openid, {**base, **changes}, changes)
+    elif msg.event == "unsubscribe":
+        changes = {"subscribed": False, "unsubscribed_at": now}
+        _upsert(db, msg.openid, {**base, **changes, "last_active_at": None}, changes)
+    else:
+        # Someone who messages us follows us (WeChat only delivers followers' messages), even if we
+        # missed their subscribe event.
+        _upsert(db, msg.openid, {**base, "subscribed": True}, {"last_active_at": now, "subscribed": True})
+
+
+def set_language(db: Database, openid: str, language: str) -> None:
+    with db.session() as session:
+        session.execute(update(Follower).where(Follower.openid == openid).values(language=language))
+
+
+def get(db: Database, openid: str) -> Follower | None:
+    with db.session() as session:
+        return session.get(Follower, openid)

@@ -1,0 +1,24 @@
+"""Every Redis key the service uses, built in one place so they never drift apart."""
+from __future__ import annotations
+
+import hashlib
+
+
+class Keys:
+    """Key builder for one WeChat account (keys are namespaced by AppID)."""
+
+    def __init__(self, appid: str, prefix: str = "yjy") -> None:
+        self.base = f"{prefix}:{appid}"
+
+    def state(self, openid: str) -> str:
+        return f"{self.base}:state:{openid}"
+
+    def dedup(self, delivery_key: str) -> str:
+        # Hashed: the parts come from outside and may be long or odd.
+        return f"{self.base}:dedup:{hashlib.sha1(delivery_key.encode()).hexdigest()}"
+
+    def access_token(self) -> str:
+        return f"{self.base}:access_token"
+
+    def access_token_lock(self) -> str:
+        return f"{self.base}:access_token:lock"

@@ -1,0 +1,22 @@
+"""Redis connections: a real server from a URL, or fakeredis for the embedded development runner."""
+from __future__ import annotations
+
+import threading
+
+import redis
+
+_fake_lock = threading.Lock()
+_fake_servers: dict[str, object] = {}
+
+
+def connect(url: str, timeout: float) -> redis.Redis:
+    """A client with short timeouts: a stalled Redis must not eat WeChat's 5 s window."""
+    if url.startswith("memory://"):
+        import fakeredis
+
+        # One in-process server per URL, shared by every client of this process (web, jobs, API client).
+        with _fake_lock:
+            server = _fake_servers.setdefault(url, fakeredis.FakeServer())
+        return fakeredis.FakeRedis(server=server)
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                health_check_interval=30)

@@ -1,0 +1,68 @@
+"""Reply objects (wechatpy's) and their two ways out: passive XML and customer-service JSON.
+
+wechatpy puts field values into CDATA sections verbatim, so a value containing "]]>" would end the
+section early and break (or inject into) the reply XML. `render_xml` splits every such sequence.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from wechatpy.replies import ArticlesReply, BaseReply, EmptyReply, TextReply
+
+SUCCESS = "success"  # WeChat shows nothing and does not retry
+
+Reply = BaseReply
+
+
+def text(content: str) -> TextReply:
+    return TextReply(content=content)
+
+
+def news(title: str, description: str, url: str, image: str = "") -> ArticlesReply:
+    """One-article news card: since 2018 WeChat shows only the first article of a passive reply."""
+    return ArticlesReply(articles=[{"title": title, "description": description, "url": url, "image": image}])
+
+
+def no_reply() -> EmptyReply:
+    return EmptyReply()
+
+
+def is_empty(reply: BaseReply | None) -> bool:
+    return reply is None or isinstance(reply, EmptyReply)
+
+
+def cdata_safe(value: Any) -> Any:
+    """Escape "]]>" in every string, recursively, so it survives inside a CDATA section."""
+    if isinstance(value, str):
+        return value.replace("]]>", "]]]]><![CDATA[>")
+    if isinstance(value, dict):
+        return {k: cdata_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cdata_safe(v) for v in value]
+    return value
+
+
+def render_xml(reply: BaseReply, *, to_user: str, from_account: str) -> str:
+    """The passive reply body for WeChat, or "success" when there is nothing to say."""
+    if is_empty(reply):
+        return SUCCESS
+    out = copy.copy(reply)
+    out._data = cdata_safe(dict(reply._data))
+    out._data.update(ToUserName=cdata_safe(to_user), FromUserName=cdata_safe(from_account),
+                     CreateTime=int(time.time()))
+    return out.render()
+
+
+def to_customer_service(reply: BaseReply, openid: str) -> dict[str, Any] | None:
+    """The same reply as a customer-service (kf) message body, for delivery after the deadline."""
+    if isinstance(reply, TextReply):
+        return {"touser": openid, "msgtype": "text", "text": {"content": reply.content}}
+    if isinstance(reply, ArticlesReply) and reply.articles:
+        article = reply.articles[0]  # kf news also shows one article
+        return {"touser": openid, "msgtype": "news", "news": {"articles": [{
+            "title": article.get("title", ""), "description": article.get("description", ""),
+            "url": article.get("url", ""), "picurl": article.get("image", ""),
+        }]}}
+    return None

@@ -1,0 +1,78 @@
+"""The long-lived parts of one app instance, built once from the config."""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+
+from . import jobs
+from .cards import Cards
+from .config import Config
+from .db import Database
+from .intents import IntentMatcher
+from .keys import Keys
+from .redis_conn import connect
+from .router import Dispatcher, Router
+from .state import RedisStateStore
+from .wechat_api import SharedTokenClient
+
+
+def load_routers(spec: str) -> list[Router]:
+    """`module:attribute` naming a list of routers (config key `routers`)."""
+    module_name, _, attr = spec.partition(":")
+    routers = getattr(importlib.import_module(module_name), attr or "ROUTERS")
+    if not all(isinstance(r, Router) for r in routers):
+        raise TypeError(f"{spec} must be a list of bot.router.Router")
+    return list(routers)
+
+
+@dataclass
+class Services:
+    config: Config
+    redis: redis.Redis
+    keys: Keys
+    store: RedisStateStore
+    db: Database
+    cards: Cards
+    dispatcher: Dispatcher
+    api: SharedTokenClient
+    queue: jobs.Queue
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _pool_pid: int = field(default=0, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(cls, config: Config) -> "Services":
+        client = connect(config.redis_url, config.redis_timeout_seconds)
+        keys = Keys(config.wechat.appid)
+        content = config.content_dir
+        return cls(
+            config=config,
+            redis=client,
+            keys=keys,
+            store=RedisStateStore(client, keys, config.state_ttl_seconds, config.webhook.dedup_ttl_seconds),
+            db=Database(config.database_url),
+            cards=Cards(content / "templates", config.public_base_url),
+            dispatcher=Dispatcher(load_routers(config.routers), IntentMatcher.from_file(content / "intents.yaml")),
+            api=SharedTokenClient(config.wechat.appid, config.wechat.appsecret, config.wechat.api_base_url,
+                                  client, keys),
+            queue=jobs.make_queue(client, config.queue_name, run_inline=config.embedded_redis),
+        )
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Handler threads, created per process: a pool inherited across gunicorn's fork has no threads."""
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.config.webhook.handler_threads, thread_name_prefix="handler")
+                self._pool_pid = os.getpid()
+            return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.db.dispose()

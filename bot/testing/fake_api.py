@@ -1,0 +1,157 @@
+"""A fake WeChat API server on 127.0.0.1: real HTTP, recorded calls, injectable errors.
+
+Covers what the service calls: token / stable_token, customer-service send, user info, mass send
+(by tag, by openid list), preview, menu create, tags. Errors are injected per endpoint, in order:
+
+    api.fail("message/custom/send", errcode=45047)       # next call gets this WeChat error
+    api.fail("message/custom/send", status=502)          # ... or this HTTP status
+    api.fail("message/custom/send", delay=2.0)           # ... or is answered late
+    api.expire_token()                                    # current token now gets 40001
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Call:
+    path: str  # without the /cgi-bin/ prefix, e.g. "message/custom/send"
+    query: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Fault:
+    errcode: int = 0
+    status: int = 200
+    delay: float = 0.0
+
+
+class FakeWeChatAPI:
+    def __init__(self, token_ttl: int = 7200) -> None:
+        self.calls: list[Call] = []
+        self.token_ttl = token_ttl
+        self._lock = threading.Lock()
+        self._faults: dict[str, list[_Fault]] = {}
+        self._valid_tokens: set[str] = set()
+        self._msg_ids = iter(range(1000, 10**9))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeWeChatAPI":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeWeChatAPI":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- test controls -----------------------------------------------------------------------
+    def fail(self, path: str, *, errcode: int = 0, status: int = 200, delay: float = 0.0, times: int = 1) -> None:
+        with self._lock:
+            self._faults.setdefault(path, []).extend(_Fault(errcode, status, delay) for _ in range(times))
+
+    def expire_token(self) -> None:
+        with self._lock:
+            self._valid_tokens.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._faults.clear()
+
+    def calls_to(self, path: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            calls = self.calls_to(path)
+            if len(calls) >= count:
+                return calls
+            time.sleep(0.02)
+        return self.calls_to(path)
+
+    # --- behaviour ---------------------------------------------------------------------------
+    def _respond(self, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.calls.append(Call(path, query, body))
+            queue = self._faults.get(path) or []
+            fault = queue.pop(0) if queue else None
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and fault.status != 200:
+            return fault.status, {"errcode": -1, "errmsg": "system error"}
+        if fault and fault.errcode:
+            return 200, {"errcode": fault.errcode, "errmsg": f"injected error {fault.errcode}"}
+        if path in ("token", "stable_token"):
+            token = "TOKEN_" + secrets.token_hex(8)
+            with self._lock:
+                if path == "token" or (isinstance(body, dict) and body.get("force_refresh")):
+                    self._valid_tokens.clear()
+                self._valid_tokens.add(token)
+            return 200, {"access_token": token, "expires_in": self.token_ttl}
+        with self._lock:
+            valid = query.get("access_token") in self._valid_tokens
+        if not valid:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        if path == "user/info":
+            return 200, {"subscribe": 1, "openid": query.get("openid"), "language": "zh_CN",
+                         "subscribe_time": int(time.time()), "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
+        if path in ("message/mass/sendall", "message/mass/send"):
+            return 200, {"errcode": 0, "errmsg": "send job submission success", "msg_id": next(self._msg_ids),
+                         "msg_data_id": next(self._msg_ids)}
+        if path == "tags/create":
+            return 200, {"tag": {"id": next(self._msg_ids), "name": (body or {}).get("tag", {}).get("name")}}
+        return 200, {"errcode": 0, "errmsg": "ok"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                path = parts.path.removeprefix("/cgi-bin/").strip("/")
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body: Any = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                status, payload = fake._respond(path, query, body)
+                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+        return Handler

@@ -1,0 +1,79 @@
+"""Load YAML and remember where each value came from, so errors can name the file and line."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SourceError(ValueError):
+    """A problem in an operator- or editor-supplied file, located by file and line."""
+
+    def __init__(self, file: str | Path, line: int | None, message: str) -> None:
+        self.file = str(file)
+        self.line = line
+        self.message = message
+        where = f"{self.file}, line {line}" if line else self.file
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Located:
+    """Parsed YAML data plus the line of every value, keyed by its dotted path ("a.b.0.c")."""
+
+    file: str
+    data: Any
+    lines: dict[str, int]
+
+    def line(self, path: str) -> int | None:
+        """Line of `path`, or of its nearest parent that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0]
+        return self.lines.get("")
+
+    def error(self, path: str, message: str) -> SourceError:
+        return SourceError(self.file, self.line(path), message)
+
+
+def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    prefix = f"{path}." if path else ""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _walk(value_node, f"{prefix}{key_node.value}", lines)
+            lines[f"{prefix}{key_node.value}"] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, f"{prefix}{index}", lines)
+
+
+def load(path: str | Path) -> Located:
+    """Read a YAML file safely (no Python tags); raise SourceError naming file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError(path, None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(path, None, f"cannot read: {exc}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, file: str = "<string>") -> Located:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise SourceError(file, line, f"invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SourceError(file, None, f"invalid YAML: {exc}") from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _walk(node, "", lines)
+    return Located(file=file, data=data, lines=lines)

@@ -1,0 +1,13 @@
+"""Anything no other handler understood: a helpful nudge, never silence."""
+from __future__ import annotations
+
+from bot.inbound import Incoming
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("fallback")
+
+
+@router.fallback()
+def not_understood(msg: Incoming, ctx: Context) -> Reply:
+    return ctx.cards.text("fallback", ctx.lang, kind=msg.kind)

@@ -1,0 +1,14 @@
+"""帮助 / help: what the assistant can do."""
+from __future__ import annotations
+
+from bot.inbound import Incoming
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("help")
+
+
+@router.on_intent("help")
+@router.on_click("HELP")
+def show_help(msg: Incoming, ctx: Context) -> Reply:
+    return ctx.cards.text("help", ctx.lang)

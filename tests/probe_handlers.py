@@ -1,0 +1,56 @@
+"""Test-only handlers, routed before the product's: they echo, stall, crash and count.
+
+Selected with the config key `routers: tests.probe_handlers:ROUTERS`. Counting goes to Redis when
+PROBE_REDIS_URL is set (for tests across gunicorn worker processes), else to this process.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+
+import redis
+
+import handlers
+from bot.inbound import Incoming
+from bot.replies import Reply, text
+from bot.router import Context, Router
+
+router = Router("probe")
+runs: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def count(key: str) -> None:
+    url = os.environ.get("PROBE_REDIS_URL")
+    if url:
+        redis.Redis.from_url(url).incr(f"probe:runs:{key}")
+    with _lock:
+        runs[key] += 1
+
+
+@router.fallback()
+def probe(msg: Incoming, ctx: Context) -> Reply:
+    body = msg.text
+    if body.startswith("echo:"):
+        count(body)
+        return text(body[len("echo:"):])
+    if body.startswith("slow:"):
+        count(body)
+        seconds = float(body.split(":")[1])
+        time.sleep(seconds)
+        return text(f"slept {seconds}")
+    if body.startswith("boom"):
+        count(body)
+        raise RuntimeError("probe handler exploded")
+    if body.startswith("remember:"):
+        count(body)
+        ctx.state["remembered"] = body[len("remember:"):]
+        return text("ok")
+    if body == "recall":
+        return text(str(ctx.state.get("remembered", "nothing")))
+    return handlers.fallback.not_understood(msg, ctx)
+
+
+ROUTERS = [router, *handlers.ROUTERS]
