@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -21,6 +21,7 @@ def db_upgrade(revision: str) -> None:
 
 
 @click.command("routing")
+@with_appcontext
 def routing() -> None:
     """Print the message routing table: what each handler answers."""
     for kind, value, handler in current_app.extensions["yjy"].dispatcher.rows():
@@ -29,6 +30,7 @@ def routing() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker for late replies and broadcasts, inside this app's context."""
     from rq import Worker

@@ -31,6 +31,7 @@ def setup(secrets: Iterable[str], level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
         root.setLevel(level)
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is enough noise
     for handler in root.handlers:
         for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
             handler.removeFilter(old)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import threading
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 _fake_lock = threading.Lock()
 _fake_servers: dict[str, object] = {}
@@ -18,5 +20,8 @@ def connect(url: str, timeout: float) -> redis.Redis:
         with _fake_lock:
             server = _fake_servers.setdefault(url, fakeredis.FakeServer())
         return fakeredis.FakeRedis(server=server)
+    # One quick retry for a dropped connection; redis-py's default (several, with backoff) would let
+    # a Redis outage cost seconds per message.
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                health_check_interval=30)
+                                health_check_interval=30,
+                                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1))

@@ -170,8 +170,9 @@ class WeChat:
         body = self.sender.read_reply(response.data)
         return body if body == "success" else parse_xml(body.encode("utf-8"))
 
-    def say(self, openid: str, content: str, **kwargs: Any) -> dict[str, Any] | str:
-        return self.reply(build.text(openid, content), **kwargs)
+    def say(self, openid: str, content: str, **message: Any) -> dict[str, Any] | str:
+        """A text message; `message` takes msg_id / create_time."""
+        return self.reply(build.text(openid, content, **message))
 
 
 @pytest.fixture

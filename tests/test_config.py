@@ -1,0 +1,134 @@
+"""Configuration loading and validation: errors name the key and where it was set, never a secret."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+from bot.logs import RedactSecrets
+
+GOOD_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+BASE = f"""\
+public_base_url: https://bot.example.com
+wechat:
+  appid: wxabc
+  appsecret: s3cr3t-value-xyz
+  token: tok123456
+  encoding_aes_key: {GOOD_KEY}
+  api_base_url: https://api.weixin.qq.com
+  mode: safe
+webhook:
+  timestamp_window_seconds: 300
+  max_body_bytes: 65536
+  reply_deadline_seconds: 4.0
+  dedup_ttl_seconds: 300
+  handler_threads: 4
+state:
+  ttl_seconds: 1800
+followers:
+  touch_every_seconds: 600
+redis:
+  url: redis://127.0.0.1:6379/0
+  timeout_seconds: 0.5
+database:
+  url: postgresql://u@db/x
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bot.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_defaults_load_for_the_dev_runner():
+    config = load_config(environ={}, dev=True)
+    assert config.embedded_redis and config.database_url.startswith("sqlite")
+    assert len(config.wechat.encoding_aes_key) == 43 and config.wechat.token
+
+
+def test_bot_config_selects_the_file_and_env_overrides_secrets(tmp_path):
+    path = write(tmp_path, BASE)
+    config = load_config(environ={"BOT_CONFIG": str(path), "WECHAT_TOKEN": "fromEnv42",
+                                  "REDIS_URL": "redis://cache:6380/2", "ADMIN_TOKENS": "a" * 20 + ", " + "b" * 20,
+                                  "WECHAT_API_BASE_URL": "http://127.0.0.1:9999"})
+    assert config.source == str(path)
+    assert config.wechat.token == "fromEnv42" and config.wechat.appid == "wxabc"
+    assert config.redis_url == "redis://cache:6380/2"
+    assert config.admin_tokens == ("a" * 20, "b" * 20)
+    assert config.wechat.api_base_url == "http://127.0.0.1:9999"
+
+
+@pytest.mark.parametrize("old,new,key,line", [
+    (f"encoding_aes_key: {GOOD_KEY}", "encoding_aes_key: tooShort", "wechat.encoding_aes_key", 6),
+    ("url: redis://127.0.0.1:6379/0", "url: http://127.0.0.1", "redis.url", 20),
+    ("url: postgresql://u@db/x", "url: mysql://u@db/x", "database.url", 23),
+    ("  token: tok123456\n", "", "wechat.token", 2),
+    ("reply_deadline_seconds: 4.0", "reply_deadline_seconds: 9", "webhook.reply_deadline_seconds", 12),
+    ("max_body_bytes: 65536", "max_body_bytes: lots", "webhook.max_body_bytes", 11),
+    ("mode: safe", "mode: paranoid", "wechat.mode", 8),
+    ("api_base_url: https://api.weixin.qq.com", "api_base_url: https://", "wechat.api_base_url", 7),
+])
+def test_errors_name_key_file_and_line(tmp_path, old, new, key, line):
+    path = write(tmp_path, BASE.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    message = str(info.value)
+    assert key in message and str(path) in message and f"line {line}" in message
+    assert "s3cr3t-value-xyz" not in message
+
+
+def test_errors_from_the_environment_name_the_variable_not_the_value(tmp_path):
+    path = write(tmp_path, BASE)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={"WECHAT_ENCODING_AES_KEY": "SECRET-BUT-WRONG-LENGTH"})
+    message = str(info.value)
+    assert "WECHAT_ENCODING_AES_KEY" in message and "43 characters" in message
+    assert "SECRET-BUT-WRONG-LENGTH" not in message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, BASE + "oops: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert "invalid YAML" in str(info.value) and "line 2" in str(info.value)
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"), environ={})
+
+
+def test_memory_redis_is_refused_outside_the_dev_runner(tmp_path):
+    path = write(tmp_path, BASE.replace("redis://127.0.0.1:6379/0", "memory://"))
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_config(path, environ={})
+
+
+def test_secrets_are_masked_in_log_records(caplog):
+    logger = logging.getLogger("test.secrets")
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactSecrets(["tok123456", GOOD_KEY]))
+    record = logger.makeRecord("t", logging.INFO, __file__, 1, "token=%s key=%s", ("tok123456", GOOD_KEY), None)
+    handler.filter(record)
+    assert record.getMessage() == "token=*** key=***"
+
+
+def test_no_secret_reaches_the_logs_during_a_conversation(app_factory, caplog):
+    from bot.testing import sender as build
+    from tests.conftest import AES_KEY, SECRET, TOKEN, WeChat
+
+    with caplog.at_level(logging.DEBUG):
+        app = app_factory(routers="tests.probe_handlers:ROUTERS")
+        wx = WeChat(app, "safe")
+        wx.say("o-logs", "帮助")
+        wx.say("o-logs", "boom")
+        wx.say("o-logs", f"echo:{TOKEN}")
+        wx.post(build.text("o-logs", "x"), timestamp="1")  # refused, logged
+    assert "webhook refused" in caplog.text and "probe handler exploded" in caplog.text
+    for secret in (TOKEN, AES_KEY, SECRET):
+        assert secret not in caplog.text

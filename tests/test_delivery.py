@@ -1,0 +1,116 @@
+"""Retries, the reply deadline and late delivery through the customer-service API."""
+from __future__ import annotations
+
+import threading
+import time
+
+from rq import SimpleWorker
+
+from bot.testing import sender as build
+from tests import probe_handlers
+from tests.conftest import WeChat
+
+
+def _probe_app(app_factory, **overrides):  # type: ignore[no-untyped-def]
+    return app_factory(routers="tests.probe_handlers:ROUTERS", **overrides)
+
+
+def test_a_retry_gets_the_first_reply_and_the_handler_runs_once(app_factory, openid):
+    wx = WeChat(_probe_app(app_factory))
+    xml = build.text(openid, f"echo:{openid}", msg_id=123456789)
+    first = wx.reply(xml)
+    second = wx.reply(xml)  # WeChat retries with the same MsgId, sender and CreateTime
+    assert first["Content"] == second["Content"] == openid
+    assert probe_handlers.runs[f"echo:{openid}"] == 1
+
+
+def test_same_msgid_from_another_user_or_time_is_a_new_message(app_factory, openid):
+    wx = WeChat(_probe_app(app_factory))
+    now = int(time.time())
+    wx.reply(build.text(openid, f"echo:{openid}", msg_id=5, create_time=now))
+    wx.reply(build.text(openid + "b", f"echo:{openid}", msg_id=5, create_time=now))
+    wx.reply(build.text(openid, f"echo:{openid}", msg_id=5, create_time=now - 1))
+    assert probe_handlers.runs[f"echo:{openid}"] == 3
+
+
+def test_events_dedup_on_sender_time_event_and_key(wechat, openid):
+    now = int(time.time())
+    first = wechat.reply(build.event(openid, "subscribe", "qrscene_a", create_time=now))
+    retry = wechat.reply(build.event(openid, "subscribe", "qrscene_a", create_time=now))
+    other_key = wechat.reply(build.event(openid, "subscribe", "qrscene_b", create_time=now))
+    assert retry == first  # the cached reply, byte for byte
+    assert other_key["MsgType"] == "text"
+    followers = wechat.app.extensions["yjy"].db
+    from bot import followers as repo
+    assert repo.get(followers, openid).qrscene == "b"
+
+
+def test_concurrent_retries_run_the_handler_once(app_factory, openid):
+    wx = WeChat(_probe_app(app_factory))
+    xml = build.text(openid, f"slow:0.4:{openid}", msg_id=777)
+    key = f"slow:0.4:{openid}"
+    bodies: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def deliver() -> None:
+        barrier.wait()
+        response = wx.post(xml)
+        assert response.status_code == 200
+        bodies.append(wx.sender.read_reply(response.data))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert probe_handlers.runs[key] == 1
+    replies = [b for b in bodies if b != "success"]
+    assert len(replies) == 1 and "slept 0.4" in replies[0]
+    assert bodies.count("success") == 2
+
+
+def test_state_survives_between_messages(app_factory, openid):
+    wx = WeChat(_probe_app(app_factory))
+    assert wx.say(openid, "remember:景福宫")["Content"] == "ok"
+    assert wx.say(openid, "recall")["Content"] == "景福宫"
+    assert wx.say(openid + "z", "recall")["Content"] == "nothing"
+
+
+def _drain_queue(app) -> None:  # type: ignore[no-untyped-def]
+    ext = app.extensions["yjy"]
+    if ext.config.embedded_redis:
+        return  # the embedded queue already ran the job in the handler thread
+    deadline = time.time() + 5
+    while ext.queue.count == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    with app.app_context():
+        SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+
+
+def test_past_the_deadline_answer_success_then_deliver_by_kf(app_factory, fake_api, openid):
+    app = _probe_app(app_factory, webhook__reply_deadline_seconds=0.2)
+    wx = WeChat(app)
+    xml = build.text(openid, "slow:0.6", msg_id=31337)
+    started = time.monotonic()
+    response = wx.post(xml)
+    assert response.data == b"success"
+    assert time.monotonic() - started < 0.55  # answered before the handler finished
+    _drain_queue(app)
+    calls = fake_api.wait_for("message/custom/send")
+    assert len(calls) == 1
+    assert calls[0].body == {"touser": openid, "msgtype": "text", "text": {"content": "slept 0.6"}}
+    # A retry after the deadline neither runs the handler again nor repeats the reply.
+    assert wx.post(xml).data == b"success"
+    assert probe_handlers.runs["slow:0.6"] >= 1
+
+
+def test_kf_quota_errors_are_final_and_not_retried(app_factory, fake_api, openid, caplog):
+    app = _probe_app(app_factory, webhook__reply_deadline_seconds=0.1)
+    fake_api.fail("message/custom/send", errcode=45047)
+    wx = WeChat(app)
+    assert wx.post(build.text(openid, "slow:0.3")).data == b"success"
+    _drain_queue(app)
+    fake_api.wait_for("message/custom/send")
+    time.sleep(0.3)
+    assert len(fake_api.calls_to("message/custom/send")) == 1
+    assert "final error 45047" in caplog.text

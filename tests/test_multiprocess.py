@@ -1,0 +1,113 @@
+"""Across processes: gunicorn with 2 workers sharing real Redis and PostgreSQL, and an RQ worker."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis
+import requests
+
+from bot.testing import sender as build
+from bot.testing.sender import WeChatSender
+from tests.conftest import AES_KEY, APPID, REDIS_URL, SECRET, TOKEN
+
+pytestmark = pytest.mark.servers
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server_env(tmp_path, pg_url, real_redis, fake_api) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    config = (ROOT / "config.yaml").read_text()
+    config = config.replace("routers: handlers:ROUTERS", "routers: tests.probe_handlers:ROUTERS")
+    config = config.replace("reply_deadline_seconds: 4.0", "reply_deadline_seconds: 0.5")
+    path = tmp_path / "config.yaml"
+    path.write_text(config)
+    env = dict(os.environ, BOT_CONFIG=str(path), WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID,
+               WECHAT_APPSECRET=SECRET, WECHAT_ENCODING_AES_KEY=AES_KEY, WECHAT_API_BASE_URL=fake_api.base_url,
+               REDIS_URL=REDIS_URL, DATABASE_URL=pg_url, PROBE_REDIS_URL=REDIS_URL, PYTHONPATH=str(ROOT))
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=60)
+    return env
+
+
+@pytest.fixture
+def gunicorn(server_env) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
+                             "--graceful-timeout", "2", "wsgi:app"], cwd=ROOT, env=server_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not become ready:\n" + proc.stdout.read1().decode(errors="replace"))
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def _post(url: str, sender: WeChatSender, xml: str) -> requests.Response:
+    req = sender.request(xml)
+    return requests.post(f"{url}/wechat", params=req.query, data=req.body, timeout=10)
+
+
+def test_three_concurrent_retries_across_two_workers_run_the_handler_once(gunicorn, real_redis):
+    sender = WeChatSender(TOKEN, APPID, AES_KEY, "safe")
+    xml = build.text("o-multi", "slow:0.3:multi", msg_id=90001)
+    bodies: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def deliver() -> None:
+        barrier.wait()
+        response = _post(gunicorn, sender, xml)
+        assert response.status_code == 200
+        bodies.append(sender.read_reply(response.content))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bodies) == 3
+    assert int(real_redis.get("probe:runs:slow:0.3:multi")) == 1
+    answered = [b for b in bodies if b != "success"]
+    assert answered and all("slept 0.3" in b for b in answered)
+    assert len(set(answered)) == 1  # a late retry gets the cached reply, byte for byte
+
+
+def test_late_reply_goes_through_the_rq_worker_cli(gunicorn, server_env, fake_api):
+    sender = WeChatSender(TOKEN, APPID, AES_KEY, "plain")
+    response = _post(gunicorn, sender, build.text("o-late", "slow:1.0", msg_id=90002))
+    assert response.content == b"success"
+    queue_key = "rq:queue:yjy"
+    client = redis.Redis.from_url(REDIS_URL)
+    deadline = time.time() + 5
+    while not client.llen(queue_key) and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.llen(queue_key) == 1
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "worker", "--burst"], cwd=ROOT, env=server_env,
+                   check=True, capture_output=True, timeout=60)
+    calls = fake_api.wait_for("message/custom/send")
+    assert [c.body for c in calls] == [{"touser": "o-late", "msgtype": "text", "text": {"content": "slept 1.0"}}]

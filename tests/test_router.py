@@ -1,0 +1,106 @@
+"""Routing order, the routing table CLI and the db CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.inbound import to_incoming
+from bot.intents import IntentMatcher, normalize
+from bot.protocol import parse_xml
+from bot.router import Dispatcher, Router
+from bot.yamlfile import SourceError
+
+INTENTS = Path(__file__).resolve().parent.parent / "content" / "intents.yaml"
+
+
+def message(**fields: str):  # type: ignore[no-untyped-def]
+    body = "".join(f"<{k}>{v}</{k}>" for k, v in {"FromUserName": "o1", "CreateTime": "1", **fields}.items())
+    return to_incoming(parse_xml(f"<xml>{body}</xml>".encode()))
+
+
+@pytest.fixture
+def dispatcher() -> Dispatcher:
+    r = Router("t")
+    for name, register in [("flow_any", r.on_step("booking")), ("flow_date", r.on_step("booking", "ask_date")),
+                           ("click_help", r.on_click("HELP")), ("subscribe", r.on_event("subscribe")),
+                           ("near", r.on_location()), ("help", r.on_intent("help")),
+                           ("image", r.on_message("image")), ("fallback", r.fallback())]:
+        register(lambda m, c, _n=name: _n).__name__ = name
+    return Dispatcher([r], IntentMatcher.from_file(INTENTS))
+
+
+def route(d: Dispatcher, msg, state=None) -> str:  # type: ignore[no-untyped-def]
+    decision = d.resolve(msg, state or {})
+    return decision.route.handler.__name__ if decision.route else "none"
+
+
+def test_priority_order(dispatcher):
+    text_help = message(MsgType="text", Content="帮助")
+    assert route(dispatcher, text_help) == "help"
+    # A global command wins over a flow in progress; any other text goes to the flow's step.
+    assert route(dispatcher, text_help, {"flow": "booking", "step": "ask_date"}) == "help"
+    assert route(dispatcher, message(MsgType="text", Content="明天"), {"flow": "booking", "step": "ask_date"}) == "flow_date"
+    assert route(dispatcher, message(MsgType="text", Content="2"), {"flow": "booking", "step": "ask_party"}) == "flow_any"
+    assert route(dispatcher, message(MsgType="event", Event="CLICK", EventKey="HELP")) == "click_help"
+    assert route(dispatcher, message(MsgType="event", Event="subscribe", EventKey="qrscene_x")) == "subscribe"
+    assert route(dispatcher, message(MsgType="location", Location_X="37.5", Location_Y="127.0")) == "near"
+    assert route(dispatcher, message(MsgType="event", Event="LOCATION", Latitude="37.5", Longitude="127")) == "near"
+    assert route(dispatcher, message(MsgType="image", PicUrl="x")) == "image"
+    assert route(dispatcher, message(MsgType="text", Content="随便说点什么")) == "fallback"
+    assert route(dispatcher, message(MsgType="event", Event="VIEW", EventKey="u")) == "none"
+    assert route(dispatcher, message(MsgType="hologram")) == "none"
+
+
+def test_decision_carries_intent_and_score(dispatcher):
+    decision = dispatcher.resolve(message(MsgType="text", Content="ＨＥＬＰ！"), {})
+    assert (decision.intent, decision.score, decision.reason) == ("help", 1.0, "global command")
+    partial = dispatcher.resolve(message(MsgType="text", Content="请问这个公众号怎么用呢"), {})
+    assert partial.intent == "help" and 0 < partial.score < 1
+
+
+def test_a_long_sentence_mentioning_help_does_not_interrupt_a_flow(dispatcher):
+    msg = message(MsgType="text", Content="我想订明天的票需要帮助的话再说吧谢谢你们")
+    assert route(dispatcher, msg, {"flow": "booking", "step": "ask_date"}) == "flow_date"
+
+
+def test_normalize_folds_width_case_and_punctuation():
+    assert normalize("  ＨｅＬＰ！？ ") == "help"
+    assert normalize("帮 助。") == "帮助"
+
+
+def test_unknown_intent_in_a_handler_is_a_startup_error():
+    r = Router("bad")
+    r.on_intent("teleport")(lambda m, c: None)
+    with pytest.raises(ValueError, match="teleport"):
+        Dispatcher([r], IntentMatcher.from_file(INTENTS))
+
+
+def test_bad_intents_file_names_file_and_line(tmp_path):
+    path = tmp_path / "intents.yaml"
+    path.write_text("intents:\n  help:\n    exact: 帮助\n")
+    with pytest.raises(SourceError) as info:
+        IntentMatcher.from_file(path)
+    assert str(path) in str(info.value) and "line 3" in str(info.value)
+
+
+def test_routing_cli_prints_the_table(app):
+    result = app.test_cli_runner().invoke(args=["routing"])
+    assert result.exit_code == 0
+    assert "help.show_help" in result.output and "welcome.welcome" in result.output
+    assert "fallback.not_understood" in result.output
+
+
+def test_db_upgrade_cli(app):
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0 and "database at head" in result.output
+
+
+def test_broken_template_stops_startup_with_file_and_line(tmp_path):
+    from bot.cards import Cards
+
+    (tmp_path / "zh-CN").mkdir()
+    (tmp_path / "zh-CN" / "help.txt.j2").write_text("line one\n{% if %}\n")
+    with pytest.raises(SourceError) as info:
+        Cards(tmp_path, "https://x")
+    assert "help.txt.j2" in str(info.value) and "line 2" in str(info.value)

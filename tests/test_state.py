@@ -1,0 +1,96 @@
+"""StateStore contract: the same tests against fakeredis (embedded) and a real Redis server."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.keys import Keys
+from bot.redis_conn import connect
+from bot.state import RedisStateStore
+
+
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.servers)])
+def store(request):  # type: ignore[no-untyped-def]
+    if request.param == "redis":
+        client = request.getfixturevalue("real_redis")
+    else:
+        client = connect(f"memory://state-{id(request)}", 0.5)
+        client.flushall()
+    return RedisStateStore(client, Keys("wxtest"), state_ttl=1800, dedup_ttl=300)
+
+
+def test_first_claim_wins_and_retries_see_the_cached_reply(store):
+    first = store.claim("m:1:u:100", "u")
+    assert first.first and first.state == {} and first.rev == 0
+    retry = store.claim("m:1:u:100", "u")
+    assert not retry.first and retry.cached_reply is None  # still running
+    assert store.finish("m:1:u:100", "u", {"flow": "x"}, first.rev, "<xml>reply</xml>")
+    again = store.claim("m:1:u:100", "u")
+    assert not again.first and again.cached_reply == "<xml>reply</xml>"
+    assert again.state["flow"] == "x" and again.rev == 1
+
+
+def test_state_has_a_sliding_ttl_and_none_deletes_it(store):
+    claim = store.claim("m:2:u:1", "u")
+    store.finish("m:2:u:1", "u", {"step": "a"}, claim.rev, "r")
+    ttl = store.r.ttl(store.keys.state("u"))
+    assert 1700 < ttl <= 1800
+    dedup_ttl = store.r.ttl(store.keys.dedup("m:2:u:1"))
+    assert 200 < dedup_ttl <= 300
+    claim = store.claim("m:3:u:2", "u")
+    assert claim.state["step"] == "a"
+    store.finish("m:3:u:2", "u", None, claim.rev, "r")
+    assert store.load("u") == {}
+
+
+def test_concurrent_update_is_detected_not_overwritten(store):
+    a = store.claim("m:4:u:1", "u")
+    b = store.claim("m:5:u:1", "u")  # a second message of the same user, read the same revision
+    assert store.finish("m:4:u:1", "u", {"who": "a"}, a.rev, "ra")
+    assert not store.finish("m:5:u:1", "u", {"who": "b"}, b.rev, "rb")
+    assert store.load("u")["who"] == "a"
+    # The losing message's reply is still cached for its retries.
+    assert store.claim("m:5:u:1", "u").cached_reply == "rb"
+
+
+def test_parallel_claims_of_one_delivery_have_one_winner(store):
+    results = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        results.append(store.claim("m:6:u:1", "u").first)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1
+
+
+def test_mark_late_makes_retries_answer_success(store):
+    store.claim("m:7:u:1", "u")
+    store.mark_late("m:7:u:1")
+    retry = store.claim("m:7:u:1", "u")
+    assert not retry.first and retry.cached_reply is None
+
+
+def test_unreadable_state_is_dropped_not_fatal(store):
+    store.r.set(store.keys.state("u"), b"{not json")
+    claim = store.claim("m:8:u:1", "u")
+    assert claim.first and claim.state == {}
+    assert store.finish("m:8:u:1", "u", {"ok": 1}, claim.rev, "r")
+
+
+def test_unreachable_redis_degrades_instead_of_raising():
+    client = connect("redis://127.0.0.1:1/0", 0.2)  # nothing listens on port 1
+    store = RedisStateStore(client, Keys("wxtest"), 1800, 300)
+    started = time.monotonic()
+    claim = store.claim("m:1:u:1", "u")
+    assert claim.first and claim.degraded and claim.state == {}
+    assert store.finish("m:1:u:1", "u", {}, 0, "r") is False
+    assert store.ping() is False
+    assert time.monotonic() - started < 3
