@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database
@@ -40,6 +40,11 @@ def record(db: Database, msg: Incoming, now: datetime | None = None) -> None:
 def set_language(db: Database, openid: str, language: str) -> None:
     with db.session() as session:
         session.execute(update(Follower).where(Follower.openid == openid).values(language=language))
+
+
+def language(db: Database, openid: str) -> str | None:
+    with db.session() as session:
+        return session.scalar(select(Follower.language).where(Follower.openid == openid))
 
 
 def get(db: Database, openid: str) -> Follower | None:

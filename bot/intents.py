@@ -1,24 +1,29 @@
-"""Text intents from `content/intents.yaml`: normalised keyword matching with a score.
-
-The travelers' core issue grows this into fuzzy matching and entity extraction; the interface
-(`match(text) -> IntentMatch | None`) stays.
-"""
+"""Keyword intents from `content/intents.yaml`, matched on folded text with a score."""
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import opencc
+
 from . import yamlfile
 
-_PUNCT = re.compile(r"[\s\u3000!！?？。，,、.~～…·:：;；\"'“”‘’()（）\[\]【】]+")
+_T2S = opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Full-width → half-width, traditional → simplified, lower case; spacing kept."""
+    return _T2S.convert(unicodedata.normalize("NFKC", text)).lower()
+
+
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Fold full-width forms, case and punctuation, so "ＨＥＬＰ！" and "help" look the same."""
-    return _PUNCT.sub("", unicodedata.normalize("NFKC", text)).lower()
+    """`fold`, then keep only letters, digits and marks: "ＨＥＬＰ！🙏" and "help" look the same."""
+    return "".join(ch for ch in fold(text) if unicodedata.category(ch)[0] in "LNM")
 
 
 @dataclass(frozen=True)
@@ -64,22 +69,41 @@ class IntentMatcher:
             if not lists["exact"] and not lists["contains"]:
                 raise doc.error(where, "needs at least one word in 'exact' or 'contains'")
             intents.append(_Intent(str(name), bool(spec.get("global", False)),
-                                   frozenset(lists["exact"]), tuple(lists["contains"])))
+                                   frozenset(lists["exact"]),
+                                   tuple(sorted(lists["contains"], key=len, reverse=True))))
         return cls(intents)
 
-    def match(self, text: str) -> IntentMatch | None:
+    def exact(self, text: str) -> IntentMatch | None:
         norm = normalize(text)
-        if not norm:
-            return None
         for intent in self._intents:
             if norm in intent.exact:
                 return IntentMatch(intent.name, 1.0, intent.is_global)
-        best: IntentMatch | None = None
+        return None
+
+    def contained(self, text: str) -> dict[str, float]:
+        """Every intent with a word inside the text, scored by how much of the text the word covers."""
+        norm = normalize(text)
+        found: dict[str, float] = {}
+        if not norm:
+            return found
         for intent in self._intents:
             for word in intent.contains:
                 if word in norm:
-                    score = round(len(word) / len(norm), 2)
-                    if best is None or score > best.score:
-                        # A long sentence that merely mentions "帮助" is not a global command.
-                        best = IntentMatch(intent.name, score, intent.is_global and score >= 0.5)
-        return best
+                    found[intent.name] = round(len(word) / len(norm), 2)
+                    break
+        return found
+
+    def is_global(self, name: str) -> bool:
+        return any(i.is_global for i in self._intents if i.name == name)
+
+    def match(self, text: str) -> IntentMatch | None:
+        """The exact intent, else the best-covering contained one."""
+        exact = self.exact(text)
+        if exact:
+            return exact
+        found = self.contained(text)
+        if not found:
+            return None
+        name = max(found, key=found.__getitem__)
+        # A long sentence that merely mentions "帮助" is not a global command.
+        return IntentMatch(name, found[name], self.is_global(name) and found[name] >= 0.5)

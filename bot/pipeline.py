@@ -70,7 +70,8 @@ class Pipeline:
                  f", intent={decision.intent} score={decision.score:.2f}" if decision.intent else "")
         if decision.route is None:
             return replies.no_reply(), state
-        lang = state.get("lang", "zh-CN")
+        lang = state.get("lang") or self._follower_language(msg, claim.degraded)
+        state["lang"] = lang
         ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
                       intent=decision.intent, captures=dict(decision.captures))
         try:
@@ -81,6 +82,15 @@ class Pipeline:
         if isinstance(result, Outcome):
             return result.reply, result.state
         return result, ctx.state
+
+    def _follower_language(self, msg: Incoming, degraded: bool) -> str:
+        """The follower's chosen language, read once per conversation (then it lives in the state)."""
+        if not degraded and msg.event not in SYSTEM_EVENTS:
+            try:
+                return followers.language(self.s.db, msg.openid) or "zh-CN"
+            except Exception:  # noqa: BLE001 - a reply in Chinese beats no reply
+                log.exception("could not read the language of %s", msg.openid)
+        return "zh-CN"
 
     def _record_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
         """Subscribe / unsubscribe always; other activity at most every `touch_every_seconds`."""

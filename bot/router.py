@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .inbound import Incoming
-from .intents import IntentMatcher
+from .nlu import Understander
 from .replies import Reply
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Router:
         return self._add("event", [e.lower() for e in events])
 
     def on_click(self, *keys: str) -> Callable[[Handler], Handler]:
-        """Custom-menu CLICK keys (content/menu.yaml)."""
+        """Custom-menu CLICK keys (content/menu.yaml); "CAT_*" takes every key with that prefix."""
         return self._add("click", keys)
 
     def on_location(self) -> Callable[[Handler], Handler]:
@@ -110,13 +110,13 @@ class Decision:
 class Dispatcher:
     """The merged routing table; the first route registered for a key wins."""
 
-    def __init__(self, routers: Iterable[Router], intents: IntentMatcher) -> None:
-        self.intents = intents
+    def __init__(self, routers: Iterable[Router], understander: Understander) -> None:
+        self.understander = understander
         self.table: dict[tuple[str, str], Route] = {}
         for router in routers:
             for route in router.routes:
                 self.table.setdefault((route.kind, route.value), route)
-        unknown = {r.value for (kind, _), r in self.table.items() if kind == "intent"} - set(intents.names)
+        unknown = {r.value for (kind, _), r in self.table.items() if kind == "intent"} - set(understander.names)
         if unknown:
             raise ValueError(f"handlers register intents missing from content/intents.yaml: {sorted(unknown)}")
 
@@ -125,7 +125,7 @@ class Dispatcher:
         return [(kind, value, route.name) for (kind, value), route in self.table.items()]
 
     def resolve(self, msg: Incoming, state: dict[str, Any]) -> Decision:
-        match = self.intents.match(msg.text) if msg.text else None
+        match = self.understander.understand(msg.text) if msg.text else None
         if match and match.is_global and ("intent", match.intent) in self.table:
             return self._intent(match, "global command")
         flow, step = state.get("flow"), state.get("step")
@@ -134,8 +134,10 @@ class Dispatcher:
             if route:
                 return Decision(route, f"flow {flow}:{step}")
         if msg.kind == "event":
-            if msg.event == "click" and ("click", msg.key) in self.table:
-                return Decision(self.table[("click", msg.key)], f"menu {msg.key}")
+            if msg.event == "click":
+                route = self.table.get(("click", msg.key)) or self._click_prefix(msg.key)
+                if route:
+                    return Decision(route, f"menu {msg.key}")
             if ("event", msg.event) in self.table:
                 return Decision(self.table[("event", msg.event)], f"event {msg.event}")
         if msg.location and ("location", "*") in self.table:
@@ -149,6 +151,13 @@ class Dispatcher:
         if not msg.known:
             return Decision(None, f"unknown message type {msg.kind}")
         return Decision(self.table.get(("fallback", "*")), "fallback")
+
+    def _click_prefix(self, key: str) -> Route | None:
+        """Menu keys registered as "PREFIX_*" (one handler for a family of keys, e.g. CAT_FOOD)."""
+        for (kind, value), route in self.table.items():
+            if kind == "click" and value.endswith("*") and key.startswith(value[:-1]):
+                return route
+        return None
 
     def _intent(self, match: Any, reason: str) -> Decision:
         return Decision(self.table[("intent", match.intent)], reason, match.intent, match.score, match.captures)

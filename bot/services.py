@@ -11,9 +11,10 @@ import redis
 
 from . import jobs
 from .cards import Cards
+from .clock import Clock
 from .config import Config
+from .content import Content
 from .db import Database
-from .intents import IntentMatcher
 from .keys import Keys
 from .redis_conn import connect
 from .router import Dispatcher, Router
@@ -38,9 +39,11 @@ class Services:
     store: RedisStateStore
     db: Database
     cards: Cards
+    content: Content
     dispatcher: Dispatcher
     api: SharedTokenClient
     queue: jobs.Queue
+    clock: Clock = field(default_factory=Clock)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _pool_pid: int = field(default=0, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -49,15 +52,16 @@ class Services:
     def build(cls, config: Config) -> "Services":
         client = connect(config.redis_url, config.redis_timeout_seconds)
         keys = Keys(config.wechat.appid)
-        content = config.content_dir
+        content = Content.load(config.content_dir)
         return cls(
             config=config,
             redis=client,
             keys=keys,
             store=RedisStateStore(client, keys, config.state_ttl_seconds, config.webhook.dedup_ttl_seconds),
             db=Database(config.database_url),
-            cards=Cards(content / "templates", config.public_base_url),
-            dispatcher=Dispatcher(load_routers(config.routers), IntentMatcher.from_file(content / "intents.yaml")),
+            cards=Cards(config.content_dir / "templates", config.public_base_url),
+            content=content,
+            dispatcher=Dispatcher(load_routers(config.routers), content.understander),
             api=SharedTokenClient(config.wechat.appid, config.wechat.appsecret, config.wechat.api_base_url,
                                   client, keys),
             queue=jobs.make_queue(client, config.queue_name, run_inline=config.embedded_redis),

@@ -71,8 +71,8 @@ def test_concurrent_retries_run_the_handler_once(app_factory, openid):
 
 def test_state_survives_between_messages(app_factory, openid):
     wx = WeChat(_probe_app(app_factory))
-    assert wx.say(openid, "remember:景福宫")["Content"] == "ok"
-    assert wx.say(openid, "recall")["Content"] == "景福宫"
+    assert wx.say(openid, "remember:blue-door")["Content"] == "ok"
+    assert wx.say(openid, "recall")["Content"] == "blue-door"
     assert wx.say(openid + "z", "recall")["Content"] == "nothing"
 
 

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.content import Content
 from bot.inbound import to_incoming
 from bot.intents import IntentMatcher, normalize
 from bot.protocol import parse_xml
 from bot.router import Dispatcher, Router
 from bot.yamlfile import SourceError
 
-INTENTS = Path(__file__).resolve().parent.parent / "content" / "intents.yaml"
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+UNDERSTANDER = Content.load(CONTENT).understander
 
 
 def message(**fields: str):  # type: ignore[no-untyped-def]
@@ -27,7 +29,7 @@ def dispatcher() -> Dispatcher:
                            ("near", r.on_location()), ("help", r.on_intent("help")),
                            ("image", r.on_message("image")), ("fallback", r.fallback())]:
         register(lambda m, c, _n=name: _n).__name__ = name
-    return Dispatcher([r], IntentMatcher.from_file(INTENTS))
+    return Dispatcher([r], UNDERSTANDER)
 
 
 def route(d: Dispatcher, msg, state=None) -> str:  # type: ignore[no-untyped-def]
@@ -73,14 +75,14 @@ def test_unknown_intent_in_a_handler_is_a_startup_error():
     r = Router("bad")
     r.on_intent("teleport")(lambda m, c: None)
     with pytest.raises(ValueError, match="teleport"):
-        Dispatcher([r], IntentMatcher.from_file(INTENTS))
+        Dispatcher([r], UNDERSTANDER)
 
 
 def test_bad_intents_file_names_file_and_line(tmp_path):
     path = tmp_path / "intents.yaml"
     path.write_text("intents:\n  help:\n    exact: 帮助\n")
     with pytest.raises(SourceError) as info:
-        IntentMatcher.from_file(path)
+        IntentMatcher.from_file(path)  # noqa: B018
     assert str(path) in str(info.value) and "line 3" in str(info.value)
 
 
@@ -99,8 +101,11 @@ def test_db_upgrade_cli(app):
 def test_broken_template_stops_startup_with_file_and_line(tmp_path):
     from bot.cards import Cards
 
-    (tmp_path / "zh-CN").mkdir()
-    (tmp_path / "zh-CN" / "help.txt.j2").write_text("line one\n{% if %}\n")
+    templates = tmp_path / "templates"
+    (templates / "zh-CN").mkdir(parents=True)
+    (templates / "zh-CN" / "help.txt.j2").write_text("line one\n{% if %}\n")
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "zh-CN.yaml").write_text((CONTENT / "ui" / "zh-CN.yaml").read_text())
     with pytest.raises(SourceError) as info:
-        Cards(tmp_path, "https://x")
+        Cards(templates, "https://x")
     assert "help.txt.j2" in str(info.value) and "line 2" in str(info.value)

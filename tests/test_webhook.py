@@ -81,8 +81,6 @@ KINDS = {
     "image": {"MsgType": "image", "PicUrl": "http://x/p.jpg", "MediaId": "m"},
     "video": {"MsgType": "video", "MediaId": "m", "ThumbMediaId": "t"},
     "shortvideo": {"MsgType": "shortvideo", "MediaId": "m", "ThumbMediaId": "t"},
-    "location": {"MsgType": "location", "Location_X": "37.5636", "Location_Y": "126.9827", "Scale": "15",
-                 "Label": "明洞"},
     "link": {"MsgType": "link", "Title": "t", "Description": "d", "Url": "http://x"},
     "file": {"MsgType": "file", "Title": "a.pdf", "FileKey": "k", "FileMd5": "m", "FileTotalLen": "10"},
 }
@@ -99,7 +97,6 @@ def test_every_message_kind_gets_a_polite_reply(wechat, openid, kind):
 EVENTS = {
     "unsubscribe": {},
     "SCAN": {"EventKey": "kol42", "Ticket": "T"},
-    "LOCATION": {"Latitude": "37.5665", "Longitude": "126.9780", "Precision": "30"},
     "CLICK": {"EventKey": "NO_SUCH_KEY"},
     "VIEW": {"EventKey": "https://yjy.example.com/p/x"},
     "scancode_push": {"EventKey": "s", "ScanCodeInfo": {"ScanType": "qrcode", "ScanResult": "1"}},
@@ -107,8 +104,6 @@ EVENTS = {
     "pic_sysphoto": {"EventKey": "p", "SendPicsInfo": {"Count": "0"}},
     "pic_photo_or_album": {"EventKey": "p", "SendPicsInfo": {"Count": "0"}},
     "pic_weixin": {"EventKey": "p", "SendPicsInfo": {"Count": "0"}},
-    "location_select": {"EventKey": "l", "SendLocationInfo": {"Location_X": "37.5", "Location_Y": "126.9",
-                                                              "Scale": "15", "Label": "x", "Poiname": "明洞"}},
     "MASSSENDJOBFINISH": {"MsgID": "1000001", "Status": "send success", "TotalCount": "5",
                           "FilterCount": "5", "SentCount": "5", "ErrorCount": "0"},
     "TEMPLATESENDJOBFINISH": {"MsgID": "200", "Status": "success"},

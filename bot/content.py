@@ -1,0 +1,27 @@
+"""Everything under `content/` that the bot reads, loaded and validated once at start-up.
+
+A mistake in a content file stops start-up with the file and line, never a traveler's reply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .intents import IntentMatcher
+from .nlu import Categories, PlaceIndex, Understander
+from .places import Places, load_places
+
+
+@dataclass
+class Content:
+    dir: Path
+    places: Places
+    categories: Categories
+    understander: Understander
+
+    @classmethod
+    def load(cls, directory: Path) -> "Content":
+        categories = Categories.from_file(directory / "categories.yaml")
+        places = load_places(directory / "attractions.yaml", set(categories.items))
+        intents = IntentMatcher.from_file(directory / "intents.yaml")
+        return cls(directory, places, categories, Understander(intents, PlaceIndex(places), categories))

@@ -1,0 +1,94 @@
+"""Attractions: a place's card, browsing a category, picking from a numbered list, "more"."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.inbound import Incoming
+from bot.places import Place
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("attractions")
+PAGE = 5  # items per text list: short enough to read on a phone
+
+
+def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
+    """The one-article news card that opens the place's page."""
+    ctx.state["last_place"] = place.id
+    now = ctx.services.clock.now()
+    return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus,
+                          status=ctx.cards.status_line(place.status(now), ctx.lang, now),
+                          url=ctx.cards.page_url(place, ctx.lang))
+
+
+def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None = None,
+              anchor: str | None = None, extras: dict[str, str] | None = None, start: int = 0) -> Reply:
+    """A numbered text list (passive replies to messages show only one article, so lists are text).
+
+    The whole result stays in the state so "2" opens the second item and "更多" continues.
+    """
+    places = ctx.services.content.places
+    categories = ctx.services.content.categories.items
+    extras = extras or {}
+    shown = ids[start:start + PAGE]
+    ctx.state["list"] = {"ids": ids, "end": start + len(shown), "kind": kind, "category": category,
+                         "anchor": anchor, "extras": extras}
+    heading = ctx.cards.render("list_heading", ctx.lang, kind=kind if start == 0 else "more",
+                               category=categories.get(category) if category else None, anchor=anchor)
+    items = []
+    for n, place_id in enumerate(shown, start=start + 1):
+        place = places.get(place_id)
+        if place is None:
+            continue
+        extra = extras.get(place_id) or place.t("district", ctx.lang)
+        items.append({"n": n, "place": place, "url": ctx.cards.page_url(place, ctx.lang), "extra": extra})
+    return ctx.cards.text("attraction_list", ctx.lang, heading=heading, items=items,
+                          more=start + len(shown) < len(ids))
+
+
+@router.on_intent("place")
+def place(msg: Incoming, ctx: Context) -> Reply:
+    place_id = ctx.captures.get("place") or ctx.state.get("last_place")
+    found = ctx.services.content.places.get(place_id) if place_id else None
+    if found is None:
+        return ctx.cards.text("which_place", ctx.lang)
+    return place_card(found, ctx, ctx.captures.get("focus"))
+
+
+def category_menu(ctx: Context) -> Reply:
+    return ctx.cards.text("category_menu", ctx.lang,
+                          categories=list(ctx.services.content.categories.items.values()))
+
+
+@router.on_intent("browse")
+@router.on_click("RECOMMEND", "CAT_*")
+def browse(msg: Incoming, ctx: Context) -> Reply:
+    category = ctx.captures.get("category")
+    if not category and msg.key.startswith("CAT_"):
+        category = msg.key[len("CAT_"):].lower()
+    if category not in ctx.services.content.categories.items:
+        return category_menu(ctx)
+    ids = [p.id for p in ctx.services.content.places.in_category(category)]
+    return show_list(ctx, ids, kind="category", category=category)
+
+
+@router.on_intent("pick")
+def pick(msg: Incoming, ctx: Context) -> Reply:
+    listing: dict[str, Any] = ctx.state.get("list") or {}
+    number = ctx.captures["number"]
+    shown = int(listing.get("end", 0))
+    if not listing or not 1 <= number <= shown:
+        return ctx.cards.text("pick_nothing", ctx.lang, count=shown)
+    found = ctx.services.content.places.get(listing["ids"][number - 1])
+    if found is None:  # removed from the content since the list was sent
+        return ctx.cards.text("pick_nothing", ctx.lang, count=0)
+    return place_card(found, ctx)
+
+
+@router.on_intent("more")
+def more(msg: Incoming, ctx: Context) -> Reply:
+    listing: dict[str, Any] = ctx.state.get("list") or {}
+    if not listing or listing["end"] >= len(listing["ids"]):
+        return category_menu(ctx)
+    return show_list(ctx, listing["ids"], kind=listing["kind"], category=listing.get("category"),
+                     anchor=listing.get("anchor"), extras=listing.get("extras"), start=listing["end"])

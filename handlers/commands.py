@@ -1,0 +1,34 @@
+"""Global commands that work in any state: 取消 / 退出, 语言 / English."""
+from __future__ import annotations
+
+from bot import followers
+from bot.inbound import Incoming
+from bot.intents import normalize
+from bot.replies import Reply
+from bot.router import Context, Outcome, Router
+
+router = Router("commands")
+FLOW_KEYS = ("flow", "step", "slots", "want_category")
+ENGLISH = {"english", "英文", "英语"}
+CHINESE = {"中文", "简体中文", "汉语", "chinese"}
+
+
+@router.on_intent("cancel")
+def cancel(msg: Incoming, ctx: Context) -> Outcome:
+    had_flow = any(key in ctx.state for key in FLOW_KEYS)
+    state = {k: v for k, v in ctx.state.items() if k not in FLOW_KEYS}
+    return Outcome(ctx.cards.text("cancelled", ctx.lang, had_flow=had_flow), state)
+
+
+@router.on_intent("language")
+def language(msg: Incoming, ctx: Context) -> Reply:
+    word = normalize(msg.text)
+    if word in ENGLISH:
+        lang = "en"
+    elif word in CHINESE:
+        lang = "zh-CN"
+    else:  # "语言" / "language": switch to the other one
+        lang = "zh-CN" if ctx.lang == "en" else "en"
+    ctx.state["lang"] = lang
+    followers.set_language(ctx.services.db, msg.openid, lang)
+    return ctx.cards.text("language_set", lang)

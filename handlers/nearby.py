@@ -1,0 +1,64 @@
+"""What is near: a location message, a LOCATION event, the menu's location picker, or "附近..."."""
+from __future__ import annotations
+
+from bot.inbound import Incoming
+from bot.places import distance_m
+from bot.replies import Reply, no_reply
+from bot.router import Context, Router
+
+from .attractions import show_list
+
+router = Router("nearby")
+RESULTS = 15  # kept in the state for "更多"
+MOVED_METRES = 1000  # a LOCATION event this far from the last one is worth a new list
+
+
+def nearby_list(ctx: Context, lat: float, lng: float, *, category: str | None, anchor: str | None,
+                exclude: frozenset[str] = frozenset()) -> Reply:
+    found = ctx.services.content.places.nearest(lat, lng, category=category, limit=RESULTS, exclude=exclude)
+    extras = {place.id: ctx.cards.distance(metres, ctx.lang) for place, metres in found}
+    return show_list(ctx, [place.id for place, _ in found], kind="nearby", category=category,
+                     anchor=anchor, extras=extras)
+
+
+def _remember(ctx: Context, lat: float, lng: float, label: str) -> None:
+    ctx.state["loc"] = {"lat": lat, "lng": lng, "label": label}
+
+
+@router.on_location()
+def at_location(msg: Incoming, ctx: Context) -> Reply:
+    loc = msg.location
+    assert loc is not None  # the router only sends messages with a location here
+    _remember(ctx, loc.lat, loc.lng, loc.label)
+    category = ctx.state.pop("want_category", None)
+    return nearby_list(ctx, loc.lat, loc.lng, category=category, anchor=loc.label or None)
+
+
+@router.on_event("location")
+def reported_location(msg: Incoming, ctx: Context) -> Reply:
+    """WeChat reports the location when the chat opens: answer only when it is news."""
+    loc = msg.location
+    if loc is None:
+        return no_reply()
+    last = ctx.state.get("loc")
+    _remember(ctx, loc.lat, loc.lng, "")
+    if last and distance_m(last["lat"], last["lng"], loc.lat, loc.lng) < MOVED_METRES:
+        return no_reply()
+    return nearby_list(ctx, loc.lat, loc.lng, category=None, anchor=None)
+
+
+@router.on_intent("nearby")
+@router.on_click("NEARBY")
+def near(msg: Incoming, ctx: Context) -> Reply:
+    category = ctx.captures.get("category")
+    place_id = ctx.captures.get("place")
+    place = ctx.services.content.places.get(place_id) if place_id else None
+    if place is not None:
+        return nearby_list(ctx, place.lat, place.lng, category=category, anchor=place.t("name", ctx.lang),
+                           exclude=frozenset({place.id}))
+    loc = ctx.state.get("loc")
+    if loc:
+        return nearby_list(ctx, loc["lat"], loc["lng"], category=category, anchor=loc.get("label") or None)
+    ctx.state["want_category"] = category
+    categories = ctx.services.content.categories.items
+    return ctx.cards.text("ask_location", ctx.lang, category=categories.get(category) if category else None)

@@ -1,0 +1,56 @@
+"""Every conversation in tests/conversations/*.yaml, through the real webhook, on both back-ends.
+
+Run one alone: pytest tests/test_conversations.py -k "attractions.yaml::palace_hours"
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.clock import Clock
+from bot.testing import conversations
+from tests.conftest import WeChat
+
+FILES = sorted((Path(__file__).resolve().parent / "conversations").glob("*.yaml"))
+ALL = [c for path in FILES for c in conversations.load(path)]
+
+
+@pytest.mark.parametrize("conversation", ALL, ids=[c.id for c in ALL])
+def test_conversation(conversation, app, openid):
+    services = app.extensions["yjy"].services
+    services.clock = Clock(conversation.clock)
+    state = dict(conversation.state or {})
+    if conversation.lang:
+        state["lang"] = conversation.lang
+    if state:
+        services.store.finish(None, openid, state, 0, "")
+    wx = WeChat(app)
+
+    def send(xml: str) -> str:
+        response = wx.post(xml)
+        assert response.status_code == 200, response.data
+        return wx.sender.read_reply(response.data)
+
+    failures = conversations.run(conversation, send, lambda: services.store.load(openid), openid)
+    if failures:
+        pytest.fail("\n".join(str(f) for f in failures), pytrace=False)
+
+
+def test_there_are_enough_traveler_utterances():
+    texts = [s for c in ALL for s in c.steps if "text" in s.send or "voice" in s.send]
+    assert len(texts) >= 40
+
+
+def test_fixture_errors_name_file_and_line(tmp_path):
+    from bot.yamlfile import SourceError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("conversations:\n  - name: x\n    steps:\n      - send: {teleport: 1}\n")
+    with pytest.raises(SourceError) as info:
+        conversations.load(bad)
+    assert "bad.yaml" in str(info.value) and "line 4" in str(info.value) and "teleport" in str(info.value)
+    bad.write_text("conversations:\n  - name: x\n    steps:\n      - send: {text: hi}\n        expect: {colour: red}\n")
+    with pytest.raises(SourceError) as info:
+        conversations.load(bad)
+    assert "line 5" in str(info.value) and "colour" in str(info.value)
