@@ -36,7 +36,8 @@ class Located:
         return self.lines.get("")
 
     def error(self, path: str, message: str) -> SourceError:
-        return SourceError(self.file, self.line(path), message)
+        """An error at `path` (dotted), reported with its line and the path itself."""
+        return SourceError(self.file, self.line(path), f"{path}: {message}" if path else message)
 
 
 def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
