@@ -28,6 +28,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "DATABASE_URL": "database.url",
     "ADMIN_TOKENS": "admin.tokens",
     "PUBLIC_BASE_URL": "public_base_url",
+    "RATES_FILE": "rates.file",
+    "RATES_URL": "rates.url",
 }
 SECRET_KEYS = {"wechat.token", "wechat.appsecret", "wechat.encoding_aes_key", "admin.tokens"}
 
@@ -56,6 +58,15 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class RatesConfig:
+    provider: str  # file | http
+    file: Path
+    url: str
+    ttl_seconds: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     dev: bool
@@ -71,6 +82,7 @@ class Config:
     content_dir: Path
     routers: str
     queue_name: str
+    rates: RatesConfig
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -223,6 +235,19 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         content_dir = ROOT / content_dir
     if not content_dir.is_dir():
         raise r.error("content_dir", f"{content_dir} is not a folder")
+    rates_url = r.str("rates.url", required=False)
+    rates_provider = r.str("rates.provider", required=False, default="http" if rates_url else "file")
+    if rates_provider not in ("file", "http"):
+        raise r.error("rates.provider", "must be file or http")
+    if rates_provider == "http":
+        rates_url = r.url("rates.url", ("http", "https"))
+    rates_file = Path(r.str("rates.file", required=False, default="content/rates.yaml"))
+    if not rates_file.is_absolute():
+        rates_file = ROOT / rates_file
+    if rates_provider == "file" and not rates_file.is_file():
+        raise r.error("rates.file", f"{rates_file} does not exist")
+    rates = RatesConfig(rates_provider, rates_file, rates_url,
+                        r.number("rates.ttl_seconds", int, 10, 86400), r.number("rates.timeout_seconds", float, 0.1, 3))
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens) if s)
     return Config(
         source=str(path),
@@ -239,5 +264,6 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         content_dir=content_dir,
         routers=r.str("routers", required=False, default="handlers:ROUTERS"),
         queue_name=r.str("jobs.queue", required=False, default="yjy"),
+        rates=rates,
         secrets=secrets,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .intents import IntentMatcher
+from .money import MoneyParser
 from .nlu import Categories, PlaceIndex, Understander
 from .places import Places, load_places
 
@@ -17,6 +18,7 @@ class Content:
     dir: Path
     places: Places
     categories: Categories
+    money: MoneyParser
     understander: Understander
 
     @classmethod
@@ -24,4 +26,6 @@ class Content:
         categories = Categories.from_file(directory / "categories.yaml")
         places = load_places(directory / "attractions.yaml", set(categories.items))
         intents = IntentMatcher.from_file(directory / "intents.yaml")
-        return cls(directory, places, categories, Understander(intents, PlaceIndex(places), categories))
+        money = MoneyParser.from_file(directory / "currencies.yaml")
+        return cls(directory, places, categories, money,
+                   Understander(intents, PlaceIndex(places), categories, money))

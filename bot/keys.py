@@ -20,5 +20,11 @@ class Keys:
     def access_token(self) -> str:
         return f"{self.base}:access_token"
 
+    def rates(self) -> str:
+        return f"{self.base}:rates"
+
+    def rates_lock(self) -> str:
+        return f"{self.base}:rates:lock"
+
     def access_token_lock(self) -> str:
         return f"{self.base}:access_token:lock"

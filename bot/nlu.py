@@ -17,6 +17,7 @@ from rapidfuzz.distance import Levenshtein
 
 from . import yamlfile
 from .intents import IntentMatch, IntentMatcher, fold, normalize
+from .money import MoneyParser
 from .places import Places
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -170,12 +171,14 @@ class Understanding(IntentMatch):
 class Understander:
     """Composes keyword intents with the places, categories and numbers found in the text."""
 
-    COMPOSED = ("place", "browse", "pick")  # intents produced here rather than by keywords
+    COMPOSED = ("place", "browse", "pick", "money")  # intents produced here rather than by keywords
 
-    def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories) -> None:
+    def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
+                 money: MoneyParser) -> None:
         self.intents = intents
         self.places = places
         self.categories = categories
+        self.money = money
         self.names = [*intents.names, *self.COMPOSED]
 
     def understand(self, text: str) -> Understanding | None:
@@ -185,6 +188,9 @@ class Understander:
         number = parse_pick(text)
         if number is not None:
             return Understanding("pick", 1.0, False, {"number": number})
+        money = self.money.parse(text)
+        if money is not None:
+            return Understanding("money", 1.0, False, {"query": money})
         contained = self.intents.contained(text)
         places = self.places.find(text)
         rest = text

@@ -16,6 +16,7 @@ from .config import Config
 from .content import Content
 from .db import Database
 from .keys import Keys
+from .rates import FileRatesProvider, HttpRatesProvider, Rates
 from .redis_conn import connect
 from .router import Dispatcher, Router
 from .state import RedisStateStore
@@ -43,6 +44,7 @@ class Services:
     dispatcher: Dispatcher
     api: SharedTokenClient
     queue: jobs.Queue
+    rates: Rates
     clock: Clock = field(default_factory=Clock)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _pool_pid: int = field(default=0, repr=False)
@@ -65,6 +67,9 @@ class Services:
             api=SharedTokenClient(config.wechat.appid, config.wechat.appsecret, config.wechat.api_base_url,
                                   client, keys),
             queue=jobs.make_queue(client, config.queue_name, run_inline=config.embedded_redis),
+            rates=Rates(FileRatesProvider(config.rates.file) if config.rates.provider == "file"
+                        else HttpRatesProvider(config.rates.url, config.rates.timeout_seconds),
+                        client, keys, config.rates.ttl_seconds),
         )
 
     @property

@@ -34,6 +34,9 @@ redis:
   timeout_seconds: 0.5
 database:
   url: postgresql://u@db/x
+rates:
+  ttl_seconds: 600
+  timeout_seconds: 2
 """
 
 
