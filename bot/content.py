@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .info import Topics
 from .intents import IntentMatcher
 from .money import MoneyParser
 from .nlu import Categories, PlaceIndex, Understander
 from .places import Places, load_places
+from .tax import TaxRules, load_tax_rules
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Content:
     places: Places
     categories: Categories
     money: MoneyParser
+    tax: TaxRules
+    topics: Topics
     understander: Understander
 
     @classmethod
@@ -27,5 +31,6 @@ class Content:
         places = load_places(directory / "attractions.yaml", set(categories.items))
         intents = IntentMatcher.from_file(directory / "intents.yaml")
         money = MoneyParser.from_file(directory / "currencies.yaml")
-        return cls(directory, places, categories, money,
-                   Understander(intents, PlaceIndex(places), categories, money))
+        topics = Topics.from_dir(directory / "info")
+        return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
+                   Understander(intents, PlaceIndex(places), categories, money, topics))

@@ -16,6 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from . import yamlfile
+from .info import Topics
 from .intents import IntentMatch, IntentMatcher, fold, normalize
 from .money import MoneyParser
 from .places import Places
@@ -171,14 +172,15 @@ class Understanding(IntentMatch):
 class Understander:
     """Composes keyword intents with the places, categories and numbers found in the text."""
 
-    COMPOSED = ("place", "browse", "pick", "money")  # intents produced here rather than by keywords
+    COMPOSED = ("place", "browse", "pick", "money", "info")  # intents produced here, not by keywords
 
     def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
-                 money: MoneyParser) -> None:
+                 money: MoneyParser, topics: Topics) -> None:
         self.intents = intents
         self.places = places
         self.categories = categories
         self.money = money
+        self.topics = topics
         self.names = [*intents.names, *self.COMPOSED]
 
     def understand(self, text: str) -> Understanding | None:
@@ -188,10 +190,16 @@ class Understander:
         number = parse_pick(text)
         if number is not None:
             return Understanding("pick", 1.0, False, {"number": number})
+        contained = self.intents.contained(text)
         money = self.money.parse(text)
+        if "tax_refund" in contained:  # "买了30万韩元能退多少税": the amount is the purchase
+            query = money if money is not None and money.kind == "convert" else None
+            return Understanding("tax_refund", contained["tax_refund"], False, {"query": query})
         if money is not None:
             return Understanding("money", 1.0, False, {"query": money})
-        contained = self.intents.contained(text)
+        topic = self.topics.find(text)
+        if topic is not None:
+            return Understanding("info", 1.0, False, {"topic": topic})
         places = self.places.find(text)
         rest = text
         for match in places:

@@ -40,6 +40,18 @@ def attraction(place_id: str) -> Response:
     ))
 
 
+@bp.get("/info/<topic_id>")
+def info(topic_id: str) -> Response:
+    s = current_app.extensions["yjy"].services
+    lang = _lang()
+    if topic_id == "tax_refund":
+        return _html(s.cards.page("tax", lang, rules=s.content.tax))
+    topic = s.content.topics.items.get(topic_id)
+    if topic is None:
+        return not_found()
+    return _html(s.cards.page("info", lang, topic=topic))
+
+
 @bp.app_errorhandler(404)
 def not_found(_exc: Exception | None = None) -> Response:
     cards = current_app.extensions["yjy"].cards

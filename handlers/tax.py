@@ -1,0 +1,33 @@
+"""退税: how much comes back for a purchase, and the rules for claiming it."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.inbound import Incoming
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("tax")
+
+
+@router.on_intent("tax_refund")
+@router.on_click("TAX_REFUND")
+def tax_refund(msg: Incoming, ctx: Context) -> Reply:
+    rules = ctx.services.content.tax
+    query = ctx.captures.get("query")
+    page = f"{ctx.cards.public_base_url}/p/info/tax_refund" + ("?lang=en" if ctx.lang == "en" else "")
+    if query is None or query.amount is None:
+        return ctx.cards.text("tax_rules", ctx.lang, rules=rules, page=page)
+    amount_krw = query.amount
+    converted_from = None
+    if query.source != "KRW":
+        quote = ctx.services.rates.quote()
+        per_unit = quote.table.per_unit(query.source) if quote else None
+        if per_unit is None:
+            return ctx.cards.text("money_unavailable", ctx.lang)
+        converted_from = {"amount": ctx.services.content.money.currencies[query.source].format(query.amount),
+                          "name": ctx.services.content.money.currencies[query.source].name.get(ctx.lang, ""),
+                          "as_of": quote.table.as_of.strftime("%Y-%m-%d"), "source": quote.table.source}
+        amount_krw = query.amount * per_unit
+    estimate = rules.estimate(int(amount_krw.to_integral_value()) if isinstance(amount_krw, Decimal) else amount_krw)
+    return ctx.cards.text("tax_estimate", ctx.lang, rules=rules, e=estimate, converted_from=converted_from, page=page)
