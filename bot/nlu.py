@@ -47,6 +47,7 @@ class PlaceIndex:
         self.latin: dict[str, str] = {}  # compact latin term -> place id
         self.syllables: dict[tuple[str, ...], str] = {}  # pinyin of CJK terms -> place id
         self.categories_of = {place.id: place.categories for place in places}
+        heads: dict[str, set[str]] = {}
         for place in places:
             terms = [place.name["zh-CN"], place.name["en"], place.name.get("ko", ""), *place.aliases]
             for term in filter(None, terms):
@@ -59,10 +60,13 @@ class PlaceIndex:
                         self.latin.setdefault("".join(syllables), place.id)  # typed pinyin
                 elif len(_compact(term)) >= 3:
                     self.latin.setdefault(_compact(term), place.id)
-                    # "Gyeongbokgung Palace" is also typed as "gyeongbokgung"
-                    head = _compact(term.split()[0]) if " " in term else ""
-                    if len(head) >= 6:
-                        self.latin.setdefault(head, place.id)
+                    if " " in term.strip():
+                        heads.setdefault(_compact(term.split()[0]), set()).add(place.id)
+        # "Gyeongbokgung Palace" is also typed "gyeongbokgung", but a head word shared by several
+        # places ("Myeongdong Cathedral", "Myeongdong Street Food") names none of them.
+        for head, owners in heads.items():
+            if len(head) >= 6 and len(owners) == 1:
+                self.latin.setdefault(head, next(iter(owners)))
         self._cjk_terms = sorted(self.cjk, key=len, reverse=True)
         self._latin_terms = sorted(self.latin, key=len, reverse=True)
 
@@ -80,11 +84,26 @@ class PlaceIndex:
             if len(term) >= 2 and term in rest:
                 add(PlaceMatch(self.cjk[term], 1.0, "exact", term))
                 rest = rest.replace(term, "|")  # "明洞" inside a longer match is not a second place
-        latin = _compact(" ".join(_LATIN_RUN.findall(fold(text))))
+        words = [_compact(w) for w in re.findall(r"[a-z0-9]+", " ".join(_LATIN_RUN.findall(fold(text))))]
+        words = [w for w in words if w]
+        latin = "".join(words)
+        # A latin term must start and end on word boundaries: "lida" is not in "holiday".
+        starts, ends, pos = set(), set(), 0
+        for word in words:
+            starts.add(pos)
+            pos += len(word)
+            ends.add(pos)
+        claimed = [False] * len(latin)
         for term in self._latin_terms:
-            if term in latin and (len(term) >= 4 or term == latin):
-                add(PlaceMatch(self.latin[term], 1.0, "exact", term))
-                latin = latin.replace(term, "|")
+            if len(term) < 4 and term != latin:
+                continue
+            start = latin.find(term)
+            while start >= 0:
+                end = start + len(term)
+                if start in starts and end in ends and not any(claimed[start:end]):
+                    add(PlaceMatch(self.latin[term], 1.0, "exact", term))
+                    claimed[start:end] = [True] * len(term)
+                start = latin.find(term, start + 1)
         if found:
             return sorted(found.values(), key=lambda m: -m.score)
 
