@@ -1,0 +1,95 @@
+"""Understanding travelers' text, on a small synthetic set of places (independent of shipped content)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.info import Topics
+from bot.intents import IntentMatcher
+from bot.money import MoneyParser
+from bot.nlu import Categories, PlaceIndex, Understander, parse_pick
+from bot.places import Hours, Place, Places
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+
+
+def make(pid: str, zh: str, en: str, aliases: tuple[str, ...] = (), category: str = "shopping") -> Place:
+    t = {"zh-CN": "x", "en": "x"}
+    return Place(pid, (category,), {"zh-CN": zh, "en": en}, aliases, t, 37.5, 127.0, t, t, Hours(), t, None, t, {},
+                 t, t, "src")
+
+
+PLACES = Places({p.id: p for p in [
+    make("gyeongbokgung", "景福宫", "Gyeongbokgung Palace", ("景福宮", "gyeongbok palace"), "palace_history"),
+    make("n_seoul_tower", "N首尔塔", "N Seoul Tower", ("南山塔", "首尔塔", "namsan tower"), "nightlife_view"),
+    make("myeongdong_shopping", "明洞", "Myeongdong Shopping Street", ("明洞商圈",)),
+    make("myeongdong_cathedral", "明洞天主教堂", "Myeongdong Cathedral", (), "museum_culture"),
+    make("ewha", "梨花女子大学", "Ewha Womans University", ("梨大",), "museum_culture"),
+]}, checked="2026-11-25")
+U = Understander(IntentMatcher.from_file(CONTENT / "intents.yaml"), PlaceIndex(PLACES),
+                 Categories.from_file(CONTENT / "categories.yaml"), MoneyParser.from_file(CONTENT / "currencies.yaml"),
+                 Topics.from_dir(CONTENT / "info"))
+
+
+@pytest.mark.parametrize("text,place,how", [
+    ("景福宫几点开门", "gyeongbokgung", "exact"),
+    ("景福宮在哪裡", "gyeongbokgung", "exact"),  # traditional characters
+    ("经福宫", "gyeongbokgung", "pinyin"),  # homophone typo from a pinyin keyboard
+    ("景福公怎么去", "gyeongbokgung", "pinyin"),
+    ("jingfugong", "gyeongbokgung", "exact"),  # typed pinyin
+    ("Gyeongbokgung", "gyeongbokgung", "exact"),
+    ("GYEONGBOK PALACE", "gyeongbokgung", "exact"),
+    ("gyeongbukgung", "gyeongbokgung", "fuzzy"),  # romanization typo
+    ("南山塔夜景🌃", "n_seoul_tower", "exact"),
+    ("ｎａｍｓａｎ ｔｏｗｅｒ", "n_seoul_tower", "exact"),  # full-width
+    ("去明洞天主教堂", "myeongdong_cathedral", "exact"),  # the longer name wins over 明洞
+    ("mingdong", "myeongdong_shopping", "exact"),  # typed pinyin of 明洞
+    ("lida", "ewha", "exact"),  # typed pinyin of 梨大
+    ("梨大", "ewha", "exact"),
+])
+def test_places_are_found(text, place, how):
+    found = U.places.find(text)
+    assert found and found[0].place_id == place and found[0].how == how
+
+
+@pytest.mark.parametrize("text", ["happy holiday", "myeongdong", "我想去首都", "today"])
+def test_no_false_places(text):
+    # "lida" (pinyin of 梨大) must not match inside "holiday"; "myeongdong" alone is shared by two
+    # English names' head word, so it names neither of them (the Chinese 明洞 still works).
+    assert [m.place_id for m in U.places.find(text)] == []
+
+
+@pytest.mark.parametrize("text,intent,captures", [
+    ("帮助", "help", {}),
+    ("取消", "cancel", {}),
+    ("English", "language", {}),
+    ("第三个", "pick", {"number": 3}),
+    ("景福宫几点开门", "place", {"place": "gyeongbokgung", "focus": "hours"}),
+    ("南山塔门票多少钱", "place", {"place": "n_seoul_tower", "focus": "price"}),
+    ("几点关门", "place", {"focus": "hours"}),
+    ("明洞附近吃什么", "nearby", {"place": "myeongdong_shopping", "category": "food"}),
+    ("明洞 美食", "nearby", {"place": "myeongdong_shopping", "category": "food"}),
+    ("附近的夜景", "nearby", {"category": "nightlife_view"}),
+    ("推荐韩流景点", "browse", {"category": "hallyu"}),
+    ("有什么好玩的", "browse", {}),
+    ("还有吗", "more", {}),
+    ("100人民币换多少韩币", "money", {}),
+    ("买了30万韩元能退多少税", "tax_refund", {}),
+    ("去韩国要签证吗", "info", {"topic": "visa"}),
+])
+def test_intents_compose(text, intent, captures):
+    u = U.understand(text)
+    assert u is not None and u.intent == intent
+    for key, value in captures.items():
+        assert u.captures.get(key) == value
+
+
+def test_unknown_text_is_not_forced_into_an_intent():
+    assert U.understand("明天会下雨吗") is None
+
+
+@pytest.mark.parametrize("text,number", [("1", 1), ("２", 2), ("第二个", 2), ("#3", 3), ("第10个", 10), ("十", 10),
+                                         ("3号", 3), ("abc", None), ("100人民币", None), ("0", None)])
+def test_parse_pick(text, number):
+    assert parse_pick(text) == number
