@@ -124,8 +124,11 @@ class PlaceIndex:
             windows = {norm[i:i + n] for i in range(max(1, len(norm) - n + 1))}
             if any(Levenshtein.distance(w, term, score_cutoff=limit) <= limit for w in windows):
                 add(PlaceMatch(self.cjk[term], 0.75, "fuzzy", term))
-        if latin and len(latin) >= 5:
-            best = process.extractOne(latin, self._latin_terms, scorer=fuzz.partial_ratio, score_cutoff=86)
+        # Typos in latin names: compare whole words (and runs of up to three words) with whole terms,
+        # so a typed head word ("myeongdong") does not fuzzily pick one of several longer names.
+        runs = {"".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+        for run in sorted(r for r in runs if len(r) >= 5):
+            best = process.extractOne(run, self._latin_terms, scorer=fuzz.ratio, score_cutoff=85)
             if best and len(best[0]) >= 5:
                 add(PlaceMatch(self.latin[best[0]], round(best[1] / 100 * 0.85, 2), "fuzzy", best[0]))
         return sorted(found.values(), key=lambda m: -m.score)
