@@ -43,8 +43,11 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.config["YJY"] = config
     ext = Extension(app, config)
     app.extensions["yjy"] = ext
-    if config.dev:
-        ext.db.upgrade()  # the embedded default brings its SQLite schema up to date by itself
+    if config.dev:  # the embedded default brings its SQLite schema and products up to date by itself
+        from .bookings import sync_catalogue
+
+        ext.db.upgrade()
+        sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)

@@ -20,6 +20,23 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision} ({ext.db.engine.dialect.name})")
 
 
+products_cli = AppGroup("products", help="Bookable products (content/products.yaml).")
+
+
+@products_cli.command("sync")
+def products_sync() -> None:
+    """Copy content/products.yaml into the database: upsert, retire what left the file. Safe to re-run."""
+    from .bookings import sync_catalogue
+
+    ext = current_app.extensions["yjy"]
+    report = sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
+    for label, ids in (("added", report.added), ("updated", report.updated), ("retired", report.retired)):
+        for product_id in ids:
+            click.echo(f"{label:<8} {product_id}")
+    click.echo(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.retired)} retired, "
+               f"{len(report.unchanged)} unchanged ({ext.content.products.file})")
+
+
 @click.command("routing")
 @with_appcontext
 def routing() -> None:
@@ -43,6 +60,7 @@ def worker(burst: bool) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(products_cli)
     app.cli.add_command(routing)
     app.cli.add_command(worker)
 

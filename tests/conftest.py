@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot import create_app
+from bot.bookings import sync_catalogue
 from bot.config import load_config
 from bot.testing import sender as build
 from bot.testing.fake_api import FakeWeChatAPI
@@ -133,7 +134,9 @@ def app_factory(backend: Backend, fake_api: FakeWeChatAPI):  # type: ignore[no-u
 
     def factory(**overrides: Any):  # type: ignore[no-untyped-def]
         app = create_app(make_config(backend, fake_api, **overrides))
-        app.extensions["yjy"].db.upgrade()
+        ext = app.extensions["yjy"]
+        ext.db.upgrade()
+        sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
         apps.append(app)
         return app
 

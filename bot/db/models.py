@@ -1,9 +1,9 @@
 """Durable data. Schema changes go through Alembic migrations in `bot/db/migrations/`."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,3 +30,92 @@ class Follower(Base):
         Index("ix_followers_subscribed_last_active", "subscribed", "last_active_at"),
         Index("ix_followers_qrscene", "qrscene"),
     )
+
+
+class ProductRow(Base):
+    """A bookable product as last synced from content/products.yaml (`flask products sync`).
+
+    Products that leave the file are retired, never deleted: bookings keep pointing at them.
+    """
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    data: Mapped[dict] = mapped_column(JSON)  # the product's fields at the last sync (prices, rules)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlotInventory(Base):
+    """Seats of one product on one day and start time: taken only by a conditional UPDATE."""
+
+    __tablename__ = "slot_inventory"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[str] = mapped_column(String(5), primary_key=True)  # "HH:MM"
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("taken >= 0 AND taken <= capacity", name="ck_slot_inventory_taken"),)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(12), unique=True)
+    # One booking per confirmed flow: a retried or double-tapped "确认" finds this one.
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    product_name: Mapped[str] = mapped_column(String(120))  # as booked, even if the product changes later
+    day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(5))
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    contact_name: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str] = mapped_column(String(20))
+    price_krw: Mapped[int] = mapped_column(Integer)  # before the coupon
+    discount_krw: Mapped[int] = mapped_column(Integer, default=0)
+    coupon_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | cancelled
+    lang: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def total_krw(self) -> int:
+        return self.price_krw - self.discount_krw
+
+
+class GroupRequest(Base):
+    """A party too large for instant booking: staff call back with an offer."""
+
+    __tablename__ = "group_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(12), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(5))
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    contact_name: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | contacted | closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CouponClaim(Base):
+    """A follower's claim of a campaign coupon: once per follower, spent by at most one booking."""
+
+    __tablename__ = "coupon_claims"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    coupon_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_ref: Mapped[str | None] = mapped_column(String(12))
