@@ -85,6 +85,16 @@ class Cards:
                 for block in ("title", "description", "url", "image") if block in template.blocks}
         return replies.news(part["title"], part.get("description", ""), part["url"], part.get("image", ""))
 
+    def template_data(self, name: str, lang: str = DEFAULT_LANG, **context: Any) -> dict[str, dict[str, str]]:
+        """Fields of a WeChat template message from `<lang>/<name>.tmsg.j2` ("field: text" lines)."""
+        rendered = self._template(name, lang, "tmsg").render(**self._context(lang, context))
+        data = {}
+        for line in rendered.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip():
+                data[key.strip()] = {"value": value.strip()}
+        return data
+
     def page(self, name: str, lang: str = DEFAULT_LANG, **context: Any) -> str:
         return self.pages.get_template(f"pages/{name}.html.j2").render(**self._context(lang, context))
 

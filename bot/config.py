@@ -5,6 +5,8 @@ print a secret's value.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "PUBLIC_BASE_URL": "public_base_url",
     "RATES_FILE": "rates.file",
     "RATES_URL": "rates.url",
+    "BOOKING_TEMPLATE_ID": "bookings.template_id",
+    "LINK_SECRET": "bookings.link_secret",
 }
 SECRET_KEYS = {"wechat.token", "wechat.appsecret", "wechat.encoding_aes_key", "admin.tokens"}
 
@@ -67,6 +71,13 @@ class RatesConfig:
 
 
 @dataclass(frozen=True)
+class BookingsConfig:
+    group_min_party: int  # parties this large (or above a product's max_party) go to staff
+    template_id: str  # WeChat template message for confirmations; "" sends none
+    link_secret: str = field(repr=False)  # signs links to booking pages
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     dev: bool
@@ -83,6 +94,7 @@ class Config:
     routers: str
     queue_name: str
     rates: RatesConfig
+    bookings: BookingsConfig
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -248,7 +260,19 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         raise r.error("rates.file", f"{rates_file} does not exist")
     rates = RatesConfig(rates_provider, rates_file, rates_url,
                         r.number("rates.ttl_seconds", int, 10, 86400), r.number("rates.timeout_seconds", float, 0.1, 3))
-    secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens) if s)
+    link_secret = r.str("bookings.link_secret", required=False)
+    if link_secret and len(link_secret) < 16:
+        raise r.error("bookings.link_secret", "must be at least 16 characters")
+    if not link_secret:  # stable for as long as the account's own secrets are
+        link_secret = hmac.new(f"{wechat.token}:{wechat.appsecret}".encode(), b"booking-links",
+                               hashlib.sha256).hexdigest()
+    bookings = BookingsConfig(
+        group_min_party=r.number("bookings.group_min_party", int, 2, 1000) if r.raw("bookings.group_min_party")
+        is not None else 10,
+        template_id=r.str("bookings.template_id", required=False),
+        link_secret=link_secret,
+    )
+    secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret) if s)
     return Config(
         source=str(path),
         dev=dev,
@@ -265,5 +289,6 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         routers=r.str("routers", required=False, default="handlers:ROUTERS"),
         queue_name=r.str("jobs.queue", required=False, default="yjy"),
         rates=rates,
+        bookings=bookings,
         secrets=secrets,
     )

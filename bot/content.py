@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .coupons import Coupons, load_coupons
 from .info import Topics
 from .intents import IntentMatcher
 from .money import MoneyParser
 from .nlu import Categories, PlaceIndex, Understander
 from .places import Places, load_places
+from .products import Catalogue, load_catalogue
 from .tax import TaxRules, load_tax_rules
 
 
@@ -23,6 +25,8 @@ class Content:
     money: MoneyParser
     tax: TaxRules
     topics: Topics
+    products: Catalogue
+    coupons: Coupons
     understander: Understander
 
     @classmethod
@@ -32,5 +36,8 @@ class Content:
         intents = IntentMatcher.from_file(directory / "intents.yaml")
         money = MoneyParser.from_file(directory / "currencies.yaml")
         topics = Topics.from_dir(directory / "info")
+        products = load_catalogue(directory / "products.yaml", {p.id for p in places})
+        coupons = load_coupons(directory / "coupons.yaml", set(products.items))
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
-                   Understander(intents, PlaceIndex(places), categories, money, topics))
+                   products, coupons,
+                   Understander(intents, PlaceIndex(places), categories, money, topics, products, coupons))

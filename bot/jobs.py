@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # Final customer-service errors: outside the 48 h window / unsubscribed, and over the message count.
 KF_FINAL_ERRORS = {45015, 45047}
+# Template messages: unsubscribed / refused by the user, invalid template id, over the daily quota.
+TEMPLATE_FINAL_ERRORS = {43004, 43101, 40037, 45009}
 
 
 def make_queue(redis_client: Any, name: str, run_inline: bool) -> Queue:
@@ -43,4 +45,31 @@ def deliver_late_reply(openid: str, payload: dict[str, Any], delivery: str) -> s
         log.warning("late reply for %s failed (%s), will retry", delivery, exc.errcode)
         raise
     log.info("late reply for %s delivered via customer-service API", delivery)
+    return "sent"
+
+
+def enqueue_booking_confirmation(queue: Queue, ref: str) -> None:
+    queue.enqueue(send_booking_confirmation, ref, retry=Retry(max=3, interval=[10, 60, 300]), job_timeout=30,
+                  result_ttl=86400)
+
+
+def send_booking_confirmation(ref: str) -> str:
+    """The booking confirmation as a WeChat template message (template id from config)."""
+    from . import bookings, links
+
+    ext = current_app.extensions["yjy"]
+    booking = bookings.get(ext.db, ref)
+    if booking is None:
+        log.error("confirmation for unknown booking %s", ref)
+        return "unknown"
+    data = ext.cards.template_data("booking_confirmation", booking.lang, booking=booking)
+    try:
+        ext.api.message.send_template(booking.openid, ext.config.bookings.template_id, data,
+                                      url=links.booking_url(ext.config, booking.ref, booking.openid))
+    except WeChatClientException as exc:
+        if exc.errcode in TEMPLATE_FINAL_ERRORS:
+            log.warning("confirmation for %s not sent, final error %s: %s", ref, exc.errcode, exc.errmsg)
+            return f"dropped:{exc.errcode}"
+        raise
+    log.info("confirmation for %s sent as a template message", ref)
     return "sent"

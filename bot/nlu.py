@@ -16,10 +16,12 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from . import yamlfile
+from .coupons import Coupons
 from .info import Topics
 from .intents import IntentMatch, IntentMatcher, fold, normalize
 from .money import MoneyParser
 from .places import Places
+from .products import Catalogue
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z0-9][a-z0-9 '&.-]*[a-z0-9]|[a-z0-9]")
@@ -174,6 +176,16 @@ class Categories:
         return None
 
 
+# Loose on purpose: a mistyped reference ("YJ2345678") gets "not found", not "which one?".
+_BOOKING_REF = re.compile(r"(?<![A-Z0-9])((?:YJ|GR)[A-Z0-9]{4,10})(?![A-Z0-9])")
+
+
+def find_booking_ref(text: str) -> str | None:
+    """A booking or group-request reference in the text ("yj7k4m2p" too), upper-cased."""
+    m = _BOOKING_REF.search(fold(text).upper())
+    return m.group(1) if m else None
+
+
 def parse_pick(text: str) -> int | None:
     """"2", "第二个", "#3", "２" → the number a traveler picks from a list (1–99; the handler checks range)."""
     m = _PICK.match(fold(text).strip().rstrip("。.!！"))
@@ -194,11 +206,13 @@ class Understanding(IntentMatch):
 class Understander:
     """Composes keyword intents with the places, categories and numbers found in the text."""
 
-    COMPOSED = ("place", "browse", "pick", "money", "info")  # intents produced here, not by keywords
+    COMPOSED = ("place", "browse", "pick", "money", "info", "product", "coupon")  # produced here
 
     def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
-                 money: MoneyParser, topics: Topics) -> None:
+                 money: MoneyParser, topics: Topics, products: Catalogue, coupons: Coupons | None = None) -> None:
         self.intents = intents
+        self.products = products
+        self.coupons = coupons
         self.places = places
         self.categories = categories
         self.money = money
@@ -209,10 +223,21 @@ class Understander:
         exact = self.intents.exact(text)
         if exact:
             return Understanding(exact.intent, 1.0, exact.is_global)
+        coupon = self.coupons.by_word(text) if self.coupons else None
+        if coupon is not None:  # a campaign word typed on its own
+            return Understanding("coupon", 1.0, False, {"coupon": coupon.id})
         number = parse_pick(text)
         if number is not None:
             return Understanding("pick", 1.0, False, {"number": number})
         contained = self.intents.contained(text)
+        if "cancel_booking" in contained:  # "取消订单 YJ7K4M2P"
+            return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
+        if "my_bookings" in contained:
+            return Understanding("my_bookings", 1.0, True)
+        product = self.products.find(text)
+        if "book" in contained or (product and "订" in fold(text)):  # "我想订DMZ", "订乱打秀"
+            return Understanding("book", contained.get("book", 1.0), False,
+                                 {"product": product.id if product else None})
         money = self.money.parse(text)
         if "tax_refund" in contained:  # "买了30万韩元能退多少税": the amount is the purchase
             query = money if money is not None and money.kind == "convert" else None
@@ -243,6 +268,8 @@ class Understander:
             return Understanding("nearby", places[0].score, False, captures)
         if places:
             return Understanding("place", places[0].score, False, captures)
+        if product is not None:  # "DMZ", "DMZ多少钱": a bookable product that is not a place
+            return Understanding("product", 1.0, False, {"product": product.id})
         if focus:  # "几点开门" with no place: about the place shown last
             return Understanding("place", contained[focus], False, captures)
         if category:

@@ -44,7 +44,7 @@ class Pipeline:
         if not claim.first:
             log.info("retry of %s: %s", msg.dedup_key, "cached reply" if claim.cached_reply else "still running")
             return claim.cached_reply or SUCCESS
-        future = self.s.pool.submit(self._run, msg, claim)
+        future = self.s.pool.submit(self._run_in_context, msg, claim)
         try:
             reply, state = future.result(timeout=self.deadline)
         except FutureTimeout:
@@ -60,6 +60,11 @@ class Pipeline:
         return body
 
     # --- in a handler thread --------------------------------------------------------------------
+    def _run_in_context(self, msg: Incoming, claim: Claim) -> Result:
+        # Handler threads have no app context of their own; jobs the embedded queue runs inline need one.
+        with self.app.app_context():
+            return self._run(msg, claim)
+
     def _run(self, msg: Incoming, claim: Claim) -> Result:
         state = copy.deepcopy(claim.state)
         if msg.event not in SYSTEM_EVENTS:
@@ -73,7 +78,7 @@ class Pipeline:
         lang = state.get("lang") or self._follower_language(msg, claim.degraded)
         state["lang"] = lang
         ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
-                      intent=decision.intent, captures=dict(decision.captures))
+                      intent=decision.intent, captures=dict(decision.captures), openid=msg.openid)
         try:
             result = decision.route.handler(msg, ctx)
         except Exception:  # noqa: BLE001 - a handler bug must become an apology, never a 500

@@ -34,6 +34,7 @@ class Context:
     services: Any  # bot.services.Services
     intent: str = ""
     captures: dict[str, Any] = field(default_factory=dict)
+    openid: str = ""
 
 
 @dataclass

@@ -8,7 +8,7 @@ from bot.replies import Reply
 from bot.router import Context, Outcome, Router
 
 router = Router("commands")
-FLOW_KEYS = ("flow", "step", "slots", "want_category")
+FLOW_KEYS = ("flow", "step", "slots", "want_category", "bk")
 ENGLISH = {"english", "英文", "英语"}
 CHINESE = {"中文", "简体中文", "汉语", "chinese"}
 

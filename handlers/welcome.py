@@ -5,12 +5,24 @@ from bot.inbound import Incoming
 from bot.replies import Reply, no_reply
 from bot.router import Context, Outcome, Router
 
+from .coupons import claim_for_scene
+
 router = Router("welcome")
 
 
 @router.on_event("subscribe")
 def welcome(msg: Incoming, ctx: Context) -> Reply:
-    return ctx.cards.text("welcome", ctx.lang, scene=msg.scene)
+    gifts = claim_for_scene(ctx, msg.openid, msg.scene) if msg.scene else []
+    return ctx.cards.text("welcome", ctx.lang, scene=msg.scene, gifts=gifts)
+
+
+@router.on_event("scan")
+def scanned(msg: Incoming, ctx: Context) -> Reply:
+    """A follower scanning a campaign QR code: give that campaign's coupons, say nothing otherwise."""
+    gifts = claim_for_scene(ctx, msg.openid, msg.scene) if msg.scene else []
+    if not gifts:
+        return no_reply()
+    return ctx.cards.text("coupon_claimed", ctx.lang, coupon=gifts[0], status="new")
 
 
 @router.on_event("unsubscribe")

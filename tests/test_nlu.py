@@ -10,6 +10,7 @@ from bot.intents import IntentMatcher
 from bot.money import MoneyParser
 from bot.nlu import Categories, PlaceIndex, Understander, parse_pick
 from bot.places import Hours, Place, Places
+from bot.products import Catalogue
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 
@@ -29,7 +30,7 @@ PLACES = Places({p.id: p for p in [
 ]}, checked="2026-11-25")
 U = Understander(IntentMatcher.from_file(CONTENT / "intents.yaml"), PlaceIndex(PLACES),
                  Categories.from_file(CONTENT / "categories.yaml"), MoneyParser.from_file(CONTENT / "currencies.yaml"),
-                 Topics.from_dir(CONTENT / "info"))
+                 Topics.from_dir(CONTENT / "info"), Catalogue({}, checked="", file=""))
 
 
 @pytest.mark.parametrize("text,place,how", [

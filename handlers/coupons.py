@@ -1,0 +1,27 @@
+"""Campaign coupons: claimed by typing the campaign word or by following through a campaign QR code."""
+from __future__ import annotations
+
+from bot import coupons
+from bot.inbound import Incoming
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("coupons")
+
+
+@router.on_intent("coupon")
+def claim(msg: Incoming, ctx: Context) -> Reply:
+    coupon = ctx.services.content.coupons.items[ctx.captures["coupon"]]
+    today = ctx.services.clock.now().date()
+    if not coupon.valid_on(today):
+        return ctx.cards.text("coupon_claimed", ctx.lang, coupon=coupon, status="expired" if today > coupon.valid_until
+                              else "not_yet")
+    added = coupons.claim(ctx.services.db, msg.openid, coupon)
+    return ctx.cards.text("coupon_claimed", ctx.lang, coupon=coupon, status="new" if added else "already")
+
+
+def claim_for_scene(ctx: Context, openid: str, scene: str) -> list[coupons.Coupon]:
+    """Coupons newly given to a follower who came through campaign QR code `scene`."""
+    today = ctx.services.clock.now().date()
+    return [c for c in ctx.services.content.coupons.by_scene(scene)
+            if c.valid_on(today) and coupons.claim(ctx.services.db, openid, c)]
