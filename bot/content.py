@@ -4,6 +4,7 @@ A mistake in a content file stops start-up with the file and line, never a trave
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from .products import Catalogue, load_catalogue
 from .tax import TaxRules, load_tax_rules
 
 
-@dataclass
+def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+_cache: dict[tuple, "Content"] = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
 class Content:
     dir: Path
     places: Places
@@ -31,6 +41,24 @@ class Content:
 
     @classmethod
     def load(cls, directory: Path) -> "Content":
+        """Load `directory`, or reuse what this process loaded from the very same files.
+
+        Loading takes about a second (place index, pinyin, folding tables); every app built in one
+        process (tests, CLI commands) shares one immutable copy as long as no file changed.
+        """
+        key = (str(directory.resolve()), _fingerprint(directory))
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is None:
+            cached = cls._load(directory)
+            with _cache_lock:
+                if len(_cache) >= 4:
+                    _cache.pop(next(iter(_cache)))
+                _cache[key] = cached
+        return cached
+
+    @classmethod
+    def _load(cls, directory: Path) -> "Content":
         categories = Categories.from_file(directory / "categories.yaml")
         places = load_places(directory / "attractions.yaml", set(categories.items))
         intents = IntentMatcher.from_file(directory / "intents.yaml")
