@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -119,3 +119,48 @@ class CouponClaim(Base):
     coupon_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_ref: Mapped[str | None] = mapped_column(String(12))
+
+
+class Broadcast(Base):
+    """A marketer's mass message (群发): what, to whom, when, and how it went."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120))
+    spec: Mapped[dict] = mapped_column(JSON)  # the validated broadcast file / API body
+    mode: Mapped[str] = mapped_column(String(8))  # all | tag | openids: which WeChat API sends it
+    status: Mapped[str] = mapped_column(String(16), default="planned")  # planned|sending|sent|stopped|cancelled
+    audience: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_monthly_limit: Mapped[int] = mapped_column(Integer, default=0)
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
+class BroadcastBatch(Base):
+    """One WeChat mass-send call. Its own `clientmsgid` makes a resumed send skip it once sent."""
+
+    __tablename__ = "broadcast_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    clientmsgid: Mapped[str] = mapped_column(String(64), unique=True)
+    openids: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty for all / tag sends
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    msg_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    msg_data_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # From MASSSENDJOBFINISH: what WeChat says happened to this batch.
+    total_count: Mapped[int | None] = mapped_column(Integer)
+    sent_count: Mapped[int | None] = mapped_column(Integer)
+    error_count: Mapped[int | None] = mapped_column(Integer)
+    filter_count: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("broadcast_id", "seq", name="uq_broadcast_batches_seq"),)

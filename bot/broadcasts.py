@@ -1,0 +1,95 @@
+"""Planning a broadcast: its audience frozen into batches, each one WeChat mass-send call.
+
+Send-by-openid takes 2 to 10,000 openids per call, so an audience is cut into batches of at most
+10,000 and never leaves a batch of one. Every batch is stored with its own `clientmsgid` before
+anything is sent, so a send that dies half way resumes with exactly the batches not yet sent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from sqlalchemy import insert, select
+
+from .db import Database
+from .db.models import Broadcast, BroadcastBatch
+from .segments import Segment
+
+MAX_PER_CALL = 10_000
+MIN_PER_CALL = 2
+
+
+class PlanError(ValueError):
+    pass
+
+
+def batches(openids: Iterable[str], size: int = MAX_PER_CALL) -> Iterator[list[str]]:
+    """Chunks of at most `size` openids with none of length 1 (WeChat refuses a list of one).
+
+    10,001 recipients become 10,000 + 1 -> 9,999 + 2. A single recipient cannot be sent to at all.
+    """
+    chunk: list[str] = []
+    held: list[str] | None = None  # the previous full chunk, kept until we know the next is not a single
+    for openid in openids:
+        chunk.append(openid)
+        if len(chunk) == size:
+            if held is not None:
+                yield held
+            held, chunk = chunk, []
+    if held is not None:
+        if len(chunk) == 1:
+            chunk.insert(0, held.pop())
+        yield held
+    if len(chunk) == 1:
+        raise PlanError("send-by-openid needs at least 2 recipients; for one follower use a preview")
+    if chunk:
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Plan:
+    broadcast_id: int
+    mode: str
+    audience: int
+    batches: int
+
+
+def create(db: Database, name: str, spec: dict, segment: Segment, created_by: str, now: datetime,
+           scheduled_at: datetime | None = None) -> Plan:
+    """Store the broadcast and its batches (status planned). Nothing is sent here."""
+    mode = segment.mode
+    with db.session() as s:
+        broadcast = Broadcast(name=name, spec=spec, mode=mode, status="planned", audience=0, created_by=created_by,
+                              created_at=now, scheduled_at=scheduled_at)
+        s.add(broadcast)
+        s.flush()
+        bid = broadcast.id
+        if mode == "openids":
+            total, count = 0, 0
+            rows: list[dict] = []
+            for seq, chunk in enumerate(batches(segment.openids_in(db, now))):
+                rows.append(dict(broadcast_id=bid, seq=seq, clientmsgid=f"yjy-{bid}-{seq}", openids=chunk,
+                                 size=len(chunk), status="pending", attempts=0))
+                total, count = total + len(chunk), count + 1
+                if len(rows) == 20:  # bounded memory: 200,000 openids per INSERT
+                    s.execute(insert(BroadcastBatch), rows)
+                    rows = []
+            if rows:
+                s.execute(insert(BroadcastBatch), rows)
+        else:
+            total, count = segment.count(db, now), 1
+            s.add(BroadcastBatch(broadcast_id=bid, seq=0, clientmsgid=f"yjy-{bid}-0", openids=[], size=total,
+                                 status="pending", attempts=0))
+        if total == 0:
+            raise PlanError("the audience is empty: no subscribed follower matches")
+        broadcast.audience = total
+    return Plan(bid, mode, total, count)
+
+
+def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:
+    """Batches still to send, in order: what a resumed send picks up."""
+    with db.session() as s:
+        return list(s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id,
+                                                           BroadcastBatch.status == "pending")
+                              .order_by(BroadcastBatch.seq)))

@@ -1,0 +1,122 @@
+"""Broadcast planning: segments over followers and the audience frozen into batches."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from bot import broadcasts
+from bot.broadcasts import PlanError, batches
+from bot.db import Database
+from bot.db.models import Booking, BroadcastBatch, Follower
+from bot.segments import Segment, SegmentError, parse_segment
+
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("n,sizes", [
+    (2, [2]), (3, [3]), (10_000, [10_000]), (10_001, [9_999, 2]), (10_002, [10_000, 2]),
+    (20_000, [10_000, 10_000]), (20_001, [10_000, 9_999, 2]),
+])
+def test_batches_are_2_to_10000_openids_each(n, sizes):
+    chunks = list(batches(f"o{i}" for i in range(n)))
+    assert [len(c) for c in chunks] == sizes
+    assert [o for c in chunks for o in c] == [f"o{i}" for i in range(n)]  # all, once, in order
+
+
+def test_a_single_recipient_is_refused_with_the_reason():
+    with pytest.raises(PlanError, match="at least 2"):
+        list(batches(["o1"]))
+    assert list(batches([])) == []
+
+
+@pytest.mark.parametrize("raw,field", [
+    ({}, "audience"),
+    ({"colour": "red"}, "audience.colour"),
+    ({"all": True, "tag": 1}, "audience.all"),
+    ({"all": "yes"}, "audience.all"),
+    ({"tag": "vip"}, "audience.tag"),
+    ({"active_days": 0}, "audience.active_days"),
+    ({"channel": [1, 2]}, "audience.channel"),
+    ({"openids": []}, "audience.openids"),
+])
+def test_segment_errors_name_the_field(raw, field):
+    with pytest.raises(SegmentError) as info:
+        parse_segment(raw)
+    assert info.value.field == field
+
+
+def test_send_mode_follows_the_audience():
+    assert parse_segment({"all": True}).mode == "all"
+    assert parse_segment({"tag": 7}).mode == "tag"
+    assert parse_segment({"tag": 7, "language": "en"}).mode == "openids"
+    assert parse_segment({"channel": "kol_1"}).mode == "openids"
+
+
+@pytest.fixture
+def db(backend):  # type: ignore[no-untyped-def]
+    database = Database(backend.database_url)
+    database.upgrade()
+    with database.session() as s:
+        for table in ("broadcast_batches", "broadcasts", "coupon_claims", "group_requests", "bookings",
+                      "slot_inventory", "products", "followers"):
+            s.execute(text(f"DELETE FROM {table}"))
+        rows = [
+            dict(openid="o-zh-kol", subscribed=True, language="zh-CN", qrscene="kol_1", tags=[7],
+                 last_active_at=NOW - timedelta(days=2)),
+            dict(openid="o-zh-old", subscribed=True, language="zh-CN", qrscene=None, tags=[],
+                 last_active_at=NOW - timedelta(days=90)),
+            dict(openid="o-en", subscribed=True, language="en", qrscene="kol_1", tags=[7, 8],
+                 last_active_at=NOW - timedelta(days=1)),
+            dict(openid="o-gone", subscribed=False, language="zh-CN", qrscene="kol_1", tags=[7],
+                 last_active_at=NOW - timedelta(days=1)),
+        ]
+        s.execute(insert(Follower), [{**r, "created_at": NOW} for r in rows])
+        s.execute(text("INSERT INTO products (id, name, data, retired, synced_at) VALUES "
+                       "('dmz_tour', 'DMZ', '{}', false, :now)"), {"now": NOW})
+        s.add(Booking(ref="YJAAAAAA", idempotency_key="k1", openid="o-zh-old", product_id="dmz_tour",
+                      product_name="DMZ", day=NOW.date(), slot="07:30", adults=1, children=0, contact_name="x",
+                      phone="+8613812345678", price_krw=1, discount_krw=0, status="confirmed", lang="zh-CN",
+                      created_at=NOW))
+    yield database
+    database.dispose()
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ({"all": True}, ["o-en", "o-zh-kol", "o-zh-old"]),  # never the unsubscribed one
+    ({"language": "zh-CN"}, ["o-zh-kol", "o-zh-old"]),
+    ({"channel": ["kol_1"]}, ["o-en", "o-zh-kol"]),
+    ({"active_days": 30}, ["o-en", "o-zh-kol"]),
+    ({"booked": ["dmz_tour"]}, ["o-zh-old"]),
+    ({"tag": 7}, ["o-en", "o-zh-kol"]),
+    ({"tag": 8, "language": "en"}, ["o-en"]),
+    ({"openids": ["o-gone", "o-en", "o-nobody"]}, ["o-en"]),
+])
+def test_segments_select_subscribed_followers(db, raw, expected):
+    segment = parse_segment(raw)
+    assert list(segment.openids_in(db, NOW)) == expected
+    assert segment.count(db, NOW) == len(expected)
+
+
+def test_plan_freezes_the_audience_into_batches_with_their_own_clientmsgid(db):
+    plan = broadcasts.create(db, "winter", {"text": "hi"}, parse_segment({"channel": "kol_1"}), "tester", NOW)
+    assert (plan.mode, plan.audience, plan.batches) == ("openids", 2, 1)
+    pending = broadcasts.pending(db, plan.broadcast_id)
+    assert [b.openids for b in pending] == [["o-en", "o-zh-kol"]]
+    assert pending[0].clientmsgid == f"yjy-{plan.broadcast_id}-0"
+
+    everyone = broadcasts.create(db, "all", {"text": "hi"}, Segment(all=True), "tester", NOW)
+    assert (everyone.mode, everyone.audience) == ("all", 3)
+    with db.session() as s:
+        ids = list(s.scalars(select(BroadcastBatch.clientmsgid)))
+    assert len(ids) == len(set(ids)) == 2
+
+
+def test_plans_that_cannot_be_sent_are_refused_and_leave_nothing(db):
+    with pytest.raises(PlanError, match="empty"):
+        broadcasts.create(db, "x", {}, parse_segment({"language": "ko"}), "tester", NOW)
+    with pytest.raises(PlanError, match="at least 2"):
+        broadcasts.create(db, "x", {}, parse_segment({"booked": ["dmz_tour"]}), "tester", NOW)
+    with db.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM broadcasts")) == 0
