@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import insert, select
 
+from . import yamlfile
 from .db import Database
 from .db.models import Broadcast, BroadcastBatch
-from .segments import Segment
+from .segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
 MIN_PER_CALL = 2
@@ -93,3 +95,36 @@ def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:
         return list(s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id,
                                                            BroadcastBatch.status == "pending")
                               .order_by(BroadcastBatch.seq)))
+
+
+# --- broadcast files ----------------------------------------------------------------------------
+SPEC_KEYS = {"name", "audience", "text", "media_id"}
+
+
+def load_spec(path: Path) -> tuple[str, dict[str, Any], Segment]:
+    """(name, spec, segment) from a broadcast YAML file; SourceError naming the file, line and field.
+
+        name: 冬日首尔 12月
+        audience: {channel: [kol_hallyu_01], active_days: 60}
+        text: "首尔下雪啦 ❄️ ..."          # or: media_id: <an uploaded mpnews article>
+    """
+    doc = yamlfile.load(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error("", "expected a mapping with name, audience and text or media_id")
+    if unknown := set(data) - SPEC_KEYS:
+        raise doc.error(sorted(unknown)[0], f"unknown field; expected {', '.join(sorted(SPEC_KEYS))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 120:
+        raise doc.error("name", "expected a name of 1 to 120 characters")
+    if ("text" in data) == ("media_id" in data):
+        raise doc.error("", "give exactly one of text or media_id")
+    if "text" in data and (not isinstance(data["text"], str) or not data["text"].strip()):
+        raise doc.error("text", "expected the message text")
+    if "media_id" in data and (not isinstance(data["media_id"], str) or not data["media_id"].strip()):
+        raise doc.error("media_id", "expected the media_id of an uploaded article")
+    try:
+        segment = parse_segment(data.get("audience"))
+    except SegmentError as exc:
+        raise doc.error(exc.field, str(exc).split(": ", 1)[1]) from None
+    return name.strip(), dict(data), segment

@@ -7,6 +7,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -37,6 +38,113 @@ def products_sync() -> None:
                f"{len(report.unchanged)} unchanged ({ext.content.products.file})")
 
 
+broadcast_cli = AppGroup("broadcast", help="Marketers' broadcasts (群发): plan, check, send, follow.")
+
+
+@broadcast_cli.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only print the audience size and a sample.")
+@click.option("--by", "created_by", default="cli", show_default=True, help="Who is creating it (audit).")
+def broadcast_create(file: str, dry_run: bool, created_by: str) -> None:
+    """Validate FILE, freeze its audience into batches (or, with --dry-run, just show the audience)."""
+    from pathlib import Path
+
+    from . import broadcasts
+    from .yamlfile import SourceError
+
+    ext = current_app.extensions["yjy"]
+    try:
+        name, spec, segment = broadcasts.load_spec(Path(file))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    now = ext.clock.now()
+    if dry_run:
+        sample = [openid for openid, _ in zip(segment.openids_in(ext.db, now), range(5))]
+        click.echo(f"{name}: {segment.count(ext.db, now):,} subscribed followers, sent by {segment.mode}")
+        click.echo("sample: " + (", ".join(sample) or "(nobody)"))
+        return
+    try:
+        plan = broadcasts.create(ext.db, name, spec, segment, created_by, now)
+    except broadcasts.PlanError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"broadcast {plan.broadcast_id} planned: {plan.audience:,} recipients in {plan.batches} batches "
+               f"({plan.mode}). Send with: flask --app wsgi broadcast send {plan.broadcast_id}")
+
+
+@broadcast_cli.command("send")
+@click.argument("broadcast_id", type=int)
+@click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M"]), help="Schedule (Asia/Seoul), e.g. 2026-12-01T10:00")
+def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ignore[no-untyped-def]
+    """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
+    from . import broadcast_send, jobs
+    from .places import SEOUL
+
+    ext = current_app.extensions["yjy"]
+    if inline:
+        with click.progressbar(length=len(_pending(broadcast_id)), label="batches") as bar:
+            report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id,
+                                         progress=lambda _batch: bar.update(1))
+        click.echo(f"{report.status}: {len(report.sent)} batches sent" + (f" - {report.error}" if report.error else ""))
+        if report.status == "stopped":
+            raise SystemExit(1)
+        return
+    if at is not None:
+        when = at.replace(tzinfo=SEOUL)
+        ext.queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
+        click.echo(f"broadcast {broadcast_id} scheduled for {when:%Y-%m-%d %H:%M} Asia/Seoul")
+    else:
+        ext.queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
+        click.echo(f"broadcast {broadcast_id} queued; `flask --app wsgi worker` sends it")
+
+
+def _pending(broadcast_id: int) -> list:
+    from . import broadcasts
+
+    return broadcasts.pending(current_app.extensions["yjy"].db, broadcast_id)
+
+
+@broadcast_cli.command("status")
+@click.argument("broadcast_id", type=int)
+def broadcast_status(broadcast_id: int) -> None:
+    """The broadcast and a table of its batches (WeChat's counts arrive with MASSSENDJOBFINISH)."""
+    from .db.models import Broadcast, BroadcastBatch
+
+    ext = current_app.extensions["yjy"]
+    with ext.db.session() as s:
+        b = s.get(Broadcast, broadcast_id)
+        if b is None:
+            raise click.ClickException(f"no broadcast {broadcast_id}")
+        click.echo(f"#{b.id} {b.name}: {b.status}, {b.audience:,} recipients ({b.mode})"
+                   + (f" - {b.error}" if b.error else ""))
+        click.echo(f"{'seq':>4} {'size':>6} {'status':<8} {'tries':>5} {'msg_id':<12} {'total':>6} {'sent':>6} "
+                   f"{'errors':>6} {'filtered':>8}")
+        rows = s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id)
+                         .order_by(BroadcastBatch.seq))
+        dash = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
+        for r in rows:
+            click.echo(f"{r.seq:>4} {r.size:>6,} {r.status:<8} {r.attempts:>5} {r.msg_id or '-':<12} "
+                       f"{dash(r.total_count):>6} {dash(r.sent_count):>6} {dash(r.error_count):>6} "
+                       f"{dash(r.filter_count):>8}")
+
+
+@broadcast_cli.command("cancel")
+@click.argument("broadcast_id", type=int)
+def broadcast_cancel(broadcast_id: int) -> None:
+    """Stop a broadcast: batches not yet sent never go out (sent ones cannot be recalled here)."""
+    from .db.models import Broadcast
+
+    ext = current_app.extensions["yjy"]
+    with ext.db.session() as s:
+        b = s.get(Broadcast, broadcast_id)
+        if b is None:
+            raise click.ClickException(f"no broadcast {broadcast_id}")
+        if b.status == "sent":
+            raise click.ClickException(f"broadcast {broadcast_id} was already sent")
+        b.status = "cancelled"
+    click.echo(f"broadcast {broadcast_id} cancelled")
+
+
 @click.command("routing")
 @with_appcontext
 def routing() -> None:
@@ -61,6 +169,7 @@ def worker(burst: bool) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(products_cli)
+    app.cli.add_command(broadcast_cli)
     app.cli.add_command(routing)
     app.cli.add_command(worker)
 

@@ -73,3 +73,12 @@ def send_booking_confirmation(ref: str) -> str:
         raise
     log.info("confirmation for %s sent as a template message", ref)
     return "sent"
+
+
+def send_broadcast(broadcast_id: int) -> str:
+    """Send (or resume) a planned broadcast on a worker; its batches make a re-run safe."""
+    from . import broadcast_send
+
+    ext = current_app.extensions["yjy"]
+    report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id)
+    return f"{report.status}: {len(report.sent)} batches sent{f' ({report.error})' if report.error else ''}"

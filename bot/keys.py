@@ -28,3 +28,7 @@ class Keys:
 
     def access_token_lock(self) -> str:
         return f"{self.base}:access_token:lock"
+
+    def mass_send_rate(self) -> str:
+        """Prefix of the per-minute counters of mass-send calls (WeChat allows 60 a minute)."""
+        return f"{self.base}:mass_rate"

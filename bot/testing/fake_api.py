@@ -26,6 +26,12 @@ class Call:
     query: dict[str, str]
     body: Any
     at: float = field(default_factory=time.time)
+    status: int = 0
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200 and not self.response.get("errcode")
 
 
 @dataclass
@@ -42,7 +48,8 @@ class FakeWeChatAPI:
         self._lock = threading.Lock()
         self._faults: dict[str, list[_Fault]] = {}
         self._valid_tokens: set[str] = set()
-        self._msg_ids = iter(range(1000, 10**9))
+        self._msg_ids = iter(range(1000, 10**9, 2))
+        self._mass_by_client_id: dict[Any, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -80,6 +87,12 @@ class FakeWeChatAPI:
         with self._lock:
             self.calls.clear()
             self._faults.clear()
+            self._mass_by_client_id.clear()
+
+    def mass_sends(self) -> list[Call]:
+        """Mass-send calls WeChat accepted (not the refused duplicates)."""
+        return [c for c in self.calls_to("message/mass/send") + self.calls_to("message/mass/sendall")
+                if c.accepted]
 
     def calls_to(self, path: str) -> list[Call]:
         with self._lock:
@@ -96,8 +109,14 @@ class FakeWeChatAPI:
 
     # --- behaviour ---------------------------------------------------------------------------
     def _respond(self, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        call = Call(path, query, body)
         with self._lock:
-            self.calls.append(Call(path, query, body))
+            self.calls.append(call)
+        call.status, call.response = self._answer(path, query, body)
+        return call.status, call.response
+
+    def _answer(self, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        with self._lock:
             queue = self._faults.get(path) or []
             fault = queue.pop(0) if queue else None
         if fault and fault.delay:
@@ -121,8 +140,15 @@ class FakeWeChatAPI:
             return 200, {"subscribe": 1, "openid": query.get("openid"), "language": "zh_CN",
                          "subscribe_time": int(time.time()), "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
         if path in ("message/mass/sendall", "message/mass/send"):
-            return 200, {"errcode": 0, "errmsg": "send job submission success", "msg_id": next(self._msg_ids),
-                         "msg_data_id": next(self._msg_ids)}
+            client_id = body.get("clientmsgid") if isinstance(body, dict) else None
+            with self._lock:
+                earlier = self._mass_by_client_id.get(client_id) if client_id else None
+                if earlier is None:
+                    earlier = self._mass_by_client_id.setdefault(client_id or object(), next(self._msg_ids))
+                    return 200, {"errcode": 0, "errmsg": "send job submission success", "msg_id": earlier,
+                                 "msg_data_id": earlier + 1}
+            # WeChat refuses a clientmsgid it saw in the last 24 h and names the earlier job.
+            return 200, {"errcode": 45065, "errmsg": "clientmsgid exist", "msg_id": earlier}
         if path == "tags/create":
             return 200, {"tag": {"id": next(self._msg_ids), "name": (body or {}).get("tag", {}).get("name")}}
         return 200, {"errcode": 0, "errmsg": "ok"}

@@ -1,0 +1,195 @@
+"""Sending broadcasts against the fake WeChat API over real HTTP: batches, resume, retries, quota stop,
+job-finish accounting."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from bot import broadcast_send, broadcasts
+from bot.db.models import Broadcast, BroadcastBatch, Follower
+from bot.segments import parse_segment
+from bot.testing import sender as build
+
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ext(app):  # type: ignore[no-untyped-def]
+    e = app.extensions["yjy"]
+    with e.db.session() as s:
+        for table in ("broadcast_batches", "broadcasts", "followers"):
+            s.execute(text(f"DELETE FROM {table}"))
+    return e
+
+
+def seed(ext, n: int) -> None:  # type: ignore[no-untyped-def]
+    with ext.db.session() as s:
+        s.execute(insert(Follower), [dict(openid=f"o{i:06d}", subscribed=True, language="zh-CN", tags=[],
+                                          created_at=NOW, last_active_at=NOW) for i in range(n)])
+
+
+def plan(ext, audience=None, spec=None):  # type: ignore[no-untyped-def]
+    audience = audience or {"language": "zh-CN"}
+    spec = spec or {"text": "首尔冬日优惠来啦", "audience": audience}
+    return broadcasts.create(ext.db, "test", spec, parse_segment(audience), "tester", NOW)
+
+
+def run(ext, bid: int, **kwargs):  # type: ignore[no-untyped-def]
+    return broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, bid, sleep=lambda s: None, **kwargs)
+
+
+def batches_of(ext, bid: int) -> list[BroadcastBatch]:  # type: ignore[no-untyped-def]
+    with ext.db.session() as s:
+        return list(s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == bid)
+                              .order_by(BroadcastBatch.seq)))
+
+
+@pytest.mark.parametrize("n,sizes", [(2, [2]), (10_001, [9_999, 2])])
+def test_openid_batches_go_out_once_each_with_their_clientmsgid(ext, fake_api, n, sizes):
+    seed(ext, n)
+    p = plan(ext)
+    report = run(ext, p.broadcast_id)
+    assert report.status == "sent" and report.sent == list(range(len(sizes)))
+    calls = fake_api.mass_sends()
+    assert [len(c.body["touser"]) for c in calls] == sizes
+    assert [c.body["clientmsgid"] for c in calls] == [f"yjy-{p.broadcast_id}-{i}" for i in range(len(sizes))]
+    assert calls[0].body["text"]["content"] == "首尔冬日优惠来啦" and calls[0].body["msgtype"] == "text"
+    assert all(b.status == "sent" and b.msg_id for b in batches_of(ext, p.broadcast_id))
+
+
+def test_all_followers_go_through_send_to_all(ext, fake_api):
+    seed(ext, 3)
+    p = plan(ext, {"all": True})
+    assert run(ext, p.broadcast_id).status == "sent"
+    (call,) = fake_api.mass_sends()
+    assert call.path == "message/mass/sendall" and call.body["filter"] == {"is_to_all": True}
+
+
+def test_a_batch_that_went_out_before_a_crash_is_not_sent_twice(ext, fake_api):
+    seed(ext, 10_001)
+    p = plan(ext)
+    first = batches_of(ext, p.broadcast_id)[0]
+    # The process sent batch 0 and died before recording it: WeChat has it, our row says pending.
+    fake_api_client_send = ext.api.post("message/mass/send", data={
+        "touser": first.openids, "msgtype": "text", "text": {"content": "x"}, "clientmsgid": first.clientmsgid})
+    report = run(ext, p.broadcast_id)
+    assert report.status == "sent"
+    accepted = fake_api.mass_sends()
+    assert [c.body["clientmsgid"] for c in accepted] == [first.clientmsgid, f"yjy-{p.broadcast_id}-1"]
+    rows = batches_of(ext, p.broadcast_id)
+    assert rows[0].msg_id == str(fake_api_client_send["msg_id"])  # the job WeChat already had
+    assert run(ext, p.broadcast_id).sent == []  # a third run finds nothing left to send
+
+
+def test_transient_errors_are_retried(ext, fake_api):
+    seed(ext, 4)
+    p = plan(ext)
+    fake_api.fail("message/mass/send", status=502)
+    fake_api.fail("message/mass/send", errcode=-1)
+    report = run(ext, p.broadcast_id)
+    assert report.status == "sent"
+    (batch,) = batches_of(ext, p.broadcast_id)
+    assert batch.attempts == 3 and len(fake_api.mass_sends()) == 1
+
+
+def test_quota_error_stops_with_the_reason_and_resume_sends_the_rest(ext, fake_api):
+    seed(ext, 10_001)
+    p = plan(ext)
+    fake_api.fail("message/mass/send", errcode=45028)
+    report = run(ext, p.broadcast_id)
+    assert report.status == "stopped" and "45028" in report.error and "quota" in report.error
+    with ext.db.session() as s:
+        assert s.get(Broadcast, p.broadcast_id).status == "stopped"
+    assert [b.status for b in batches_of(ext, p.broadcast_id)] == ["failed", "pending"]
+    assert fake_api.mass_sends() == []
+
+
+def test_gives_up_after_max_attempts_and_leaves_the_batch_pending(ext, fake_api):
+    seed(ext, 2)
+    p = plan(ext)
+    for _ in range(3):
+        fake_api.fail("message/mass/send", status=503)
+    report = run(ext, p.broadcast_id, max_attempts=3)
+    assert report.status == "stopped" and "resume" in report.error
+    assert [b.status for b in batches_of(ext, p.broadcast_id)] == ["pending"]
+    assert run(ext, p.broadcast_id).status == "sent"  # resumed later, once WeChat is back
+
+
+def test_cancelled_broadcast_sends_nothing(ext, fake_api):
+    seed(ext, 2)
+    p = plan(ext)
+    with ext.db.session() as s:
+        s.get(Broadcast, p.broadcast_id).status = "cancelled"
+    assert run(ext, p.broadcast_id).status == "cancelled" and fake_api.mass_sends() == []
+
+
+def test_job_finish_event_fills_in_the_batch_counts(ext, fake_api):
+    seed(ext, 2)
+    p = plan(ext)
+    run(ext, p.broadcast_id)
+    (batch,) = batches_of(ext, p.broadcast_id)
+    assert broadcast_send.record_job_finish(ext.db, batch.msg_id, {"TotalCount": 2, "SentCount": 1,
+                                                                  "ErrorCount": 0, "FilterCount": 1})
+    (batch,) = batches_of(ext, p.broadcast_id)
+    assert (batch.total_count, batch.sent_count, batch.filter_count) == (2, 1, 1)
+    assert not broadcast_send.record_job_finish(ext.db, "999999999", {"TotalCount": 1})
+
+
+def test_job_finish_event_through_the_webhook(ext, fake_api, wechat):
+    seed(ext, 3)
+    p = plan(ext)
+    run(ext, p.broadcast_id)
+    (batch,) = batches_of(ext, p.broadcast_id)
+    reply = wechat.post(build.event("gh_system", "MASSSENDJOBFINISH", MsgID=batch.msg_id, Status="send success",
+                                    TotalCount="3", FilterCount="3", SentCount="3", ErrorCount="0"))
+    assert reply.data == b"success"
+    (batch,) = batches_of(ext, p.broadcast_id)
+    assert (batch.total_count, batch.sent_count, batch.error_count) == (3, 3, 0)
+
+
+class _Slept(Exception):
+    pass
+
+
+def test_rate_limit_waits_for_the_next_minute(ext):
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        raise _Slept  # the clock cannot move in a test: stop at the first wait
+
+    rate = broadcast_send.MinuteRate(ext.redis, "test:rate", limit=2, sleep=sleep)
+    rate.wait()
+    rate.wait()
+    assert slept == []
+    with pytest.raises(_Slept):
+        rate.wait()  # the third call in the same minute has to wait
+    assert len(slept) == 1 and 0 < slept[0] <= 60
+
+
+def test_cli_from_file_to_results(ext, app, fake_api, tmp_path):
+    seed(ext, 3)
+    runner = app.test_cli_runner()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\naudience: {colour: red}\ntext: hi\n")
+    result = runner.invoke(args=["broadcast", "create", str(bad)])
+    assert result.exit_code != 0 and "bad.yaml, line 2" in result.output and "audience.colour" in result.output
+
+    good = tmp_path / "winter.yaml"
+    good.write_text("name: 冬日首尔\naudience: {language: zh-CN}\ntext: 首尔下雪啦\n")
+    dry = runner.invoke(args=["broadcast", "create", str(good), "--dry-run"])
+    assert dry.exit_code == 0 and "3 subscribed followers" in dry.output and "o000000" in dry.output
+    with ext.db.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM broadcasts")) == 0  # a dry run plans nothing
+
+    created = runner.invoke(args=["broadcast", "create", str(good)])
+    assert created.exit_code == 0, created.output
+    bid = int(created.output.split()[1])
+    sent = runner.invoke(args=["broadcast", "send", str(bid), "--now"])
+    assert sent.exit_code == 0 and "sent: 1 batches sent" in sent.output, sent.output
+    status = runner.invoke(args=["broadcast", "status", str(bid)])
+    assert "sent, 3 recipients" in status.output and "yjy" not in status.output
+    assert len(fake_api.mass_sends()) == 1
+    assert "already sent" in runner.invoke(args=["broadcast", "cancel", str(bid)]).output
