@@ -116,26 +116,17 @@ def _take_answer(ctx: Context, bk: dict[str, Any], current: str, text: str) -> s
         return "product_gone"
     if current == "date":
         return _set_date(ctx, bk, product, parse_date(text, _today(ctx)))
-    if current == "slot":
-        slot = parse_slot(text, _slots(ctx, bk, product))
-        if slot is None:
-            return "slot"
-        bk["s"] = slot
-        return None
     if current == "party":
         return _set_party(ctx, bk, product, parse_party(text))
-    if current == "name":
-        name = parse_name(text)
-        if name is None:
-            return "name"
-        bk["n"] = name
-        return None
-    if current == "phone":
-        phone = parse_phone(text)
-        if phone is None:
-            return "phone"
-        bk["ph"] = phone
-        return None
+    # The plain answers: parse, store under its short state key, or name the step to ask again.
+    parsers = {"slot": ("s", lambda t: parse_slot(t, _slots(ctx, bk, product))), "name": ("n", parse_name),
+               "phone": ("ph", parse_phone)}
+    if current in parsers:
+        key, parse = parsers[current]
+        value = parse(text)
+        if value is None:
+            return current
+        bk[key] = value
     return None
 
 

@@ -61,28 +61,33 @@ class SlotInventory(Base):
     __table_args__ = (CheckConstraint("taken >= 0 AND taken <= capacity", name="ck_slot_inventory_taken"),)
 
 
-class Booking(Base):
-    __tablename__ = "bookings"
+class _Reservation:
+    """What a booking and a group request both record: who, what, when, how many, how to reach them."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ref: Mapped[str] = mapped_column(String(12), unique=True)
-    # One booking per confirmed flow: a retried or double-tapped "确认" finds this one.
+    # One per confirmed flow: a retried or double-tapped "确认" finds this one.
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     openid: Mapped[str] = mapped_column(String(64), index=True)
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
-    product_name: Mapped[str] = mapped_column(String(120))  # as booked, even if the product changes later
     day: Mapped[date] = mapped_column(Date)
     slot: Mapped[str] = mapped_column(String(5))
     adults: Mapped[int] = mapped_column(Integer)
     children: Mapped[int] = mapped_column(Integer, default=0)
     contact_name: Mapped[str] = mapped_column(String(60))
     phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Booking(_Reservation, Base):
+    __tablename__ = "bookings"
+
+    product_name: Mapped[str] = mapped_column(String(120))  # as booked, even if the product changes later
     price_krw: Mapped[int] = mapped_column(Integer)  # before the coupon
     discount_krw: Mapped[int] = mapped_column(Integer, default=0)
     coupon_id: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | cancelled
     lang: Mapped[str] = mapped_column(String(16), default="zh-CN")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
@@ -90,24 +95,12 @@ class Booking(Base):
         return self.price_krw - self.discount_krw
 
 
-class GroupRequest(Base):
+class GroupRequest(_Reservation, Base):
     """A party too large for instant booking: staff call back with an offer."""
 
     __tablename__ = "group_requests"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref: Mapped[str] = mapped_column(String(12), unique=True)
-    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
-    openid: Mapped[str] = mapped_column(String(64), index=True)
-    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
-    day: Mapped[date] = mapped_column(Date)
-    slot: Mapped[str] = mapped_column(String(5))
-    adults: Mapped[int] = mapped_column(Integer)
-    children: Mapped[int] = mapped_column(Integer, default=0)
-    contact_name: Mapped[str] = mapped_column(String(60))
-    phone: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | contacted | closed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CouponClaim(Base):
