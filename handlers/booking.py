@@ -23,9 +23,6 @@ from bot.router import Context, Outcome, Router
 router = Router("booking")
 log = logging.getLogger(__name__)
 FLOW = "booking"
-CONFIRM_WORDS = {"确认", "确定", "确认预订", "确认订单", "确认下单", "没问题", "对", "是", "是的", "好", "好的", "可以",
-                 "ok", "okay", "yes", "y", "confirm"}
-EDIT_WORDS = {"修改", "改", "更改", "改一下", "edit", "change"}
 
 
 # --- entry points ---------------------------------------------------------------------------------
@@ -86,10 +83,10 @@ def step(msg: Incoming, ctx: Context) -> Outcome:
     if change is not None:
         return _change(ctx, bk, current, change)
     if current == "confirm":
-        word = normalize(text)
-        if word in CONFIRM_WORDS or parse_pick(text) == 1:
+        answer = ctx.services.content.understander.intents.exact(text)
+        if (answer and answer.intent in ("confirm", "agree")) or parse_pick(text) == 1:
             return _confirm(msg, ctx, bk)
-        if word in EDIT_WORDS:
+        if answer and answer.intent == "edit":
             return _ask(ctx, bk, "confirm", problem="how_to_edit")
         # A bare answer at the summary ("周日", "3个人") is a change too.
         return _change(ctx, bk, current, text)
