@@ -16,11 +16,12 @@ from typing import Any, Callable
 
 import redis
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from wechatpy.exceptions import WeChatClientException
 
 from . import broadcasts
 from .db import Database
-from .db.models import Broadcast, BroadcastBatch
+from .db.models import Broadcast, BroadcastBatch, MassReceipt
 from .keys import Keys
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def _send_batch(db: Database, api: Any, rate: MinuteRate, broadcast: Broadcast, 
                     sleep(wait)
                 continue
         _mark(db, batch, "sent", msg_id=str(result.get("msg_id") or ""),
-              msg_data_id=str(result.get("msg_data_id") or "") or None)
+              msg_data_id=str(result.get("msg_data_id") or "") or None, month=broadcast.month)
         return None
     reason = f"batch {batch.seq} still failing after {max_attempts} attempts; resume to retry"
     _mark(db, batch, "pending", error=reason)
@@ -151,12 +152,19 @@ def _json(exc: WeChatClientException) -> dict[str, Any]:
         return {}
 
 
-def _mark(db: Database, batch: BroadcastBatch, status: str, **values: Any) -> None:
+def _mark(db: Database, batch: BroadcastBatch, status: str, month: str | None = None, **values: Any) -> None:
+    """Record the batch's outcome; a sent batch also counts towards its recipients' monthly limit,
+    in the same transaction, so a resumed send never counts it twice."""
     if status == "sent":
         values["sent_at"] = datetime.now(timezone.utc)
         values["error"] = None
     with db.session() as s:
         s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id).values(status=status, **values))
+        if status == "sent" and month and batch.openids:
+            insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
+            stmt = insert(MassReceipt).values([{"openid": o, "month": month, "received": 1} for o in batch.openids])
+            s.execute(stmt.on_conflict_do_update(index_elements=["openid", "month"],
+                                                 set_={"received": MassReceipt.received + 1}))
 
 
 def _finish(db: Database, broadcast_id: int, status: str, error: str | None) -> None:

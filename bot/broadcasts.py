@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
@@ -19,6 +20,7 @@ from .db.models import Broadcast, BroadcastBatch
 from .segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
+BEIJING = ZoneInfo("Asia/Shanghai")
 MIN_PER_CALL = 2
 
 
@@ -55,22 +57,29 @@ class Plan:
     mode: str
     audience: int
     batches: int
+    skipped_monthly_limit: int = 0
+
+
+def month_of(when: datetime) -> str:
+    """The calendar month WeChat counts a broadcast in (Beijing time)."""
+    return when.astimezone(BEIJING).strftime("%Y-%m")
 
 
 def create(db: Database, name: str, spec: dict, segment: Segment, created_by: str, now: datetime,
            scheduled_at: datetime | None = None) -> Plan:
     """Store the broadcast and its batches (status planned). Nothing is sent here."""
     mode = segment.mode
+    month = month_of(scheduled_at or now)
     with db.session() as s:
         broadcast = Broadcast(name=name, spec=spec, mode=mode, status="planned", audience=0, created_by=created_by,
-                              created_at=now, scheduled_at=scheduled_at)
+                              created_at=now, scheduled_at=scheduled_at, month=month)
         s.add(broadcast)
         s.flush()
         bid = broadcast.id
         if mode == "openids":
             total, count = 0, 0
             rows: list[dict] = []
-            for seq, chunk in enumerate(batches(segment.openids_in(db, now))):
+            for seq, chunk in enumerate(batches(segment.openids_in(db, now, full_month=month))):
                 rows.append(dict(broadcast_id=bid, seq=seq, clientmsgid=f"yjy-{bid}-{seq}", openids=chunk,
                                  size=len(chunk), status="pending", attempts=0))
                 total, count = total + len(chunk), count + 1
@@ -79,14 +88,17 @@ def create(db: Database, name: str, spec: dict, segment: Segment, created_by: st
                     rows = []
             if rows:
                 s.execute(insert(BroadcastBatch), rows)
+            broadcast.skipped_monthly_limit = segment.count(db, now) - total
         else:
-            total, count = segment.count(db, now), 1
+            total, count = segment.count(db, now), 1  # WeChat itself filters who reached the limit
             s.add(BroadcastBatch(broadcast_id=bid, seq=0, clientmsgid=f"yjy-{bid}-0", openids=[], size=total,
                                  status="pending", attempts=0))
         if total == 0:
-            raise PlanError("the audience is empty: no subscribed follower matches")
+            raise PlanError("the audience is empty: no subscribed follower matches"
+                            + (" who can still receive a broadcast this month" if broadcast.skipped_monthly_limit
+                               else ""))
         broadcast.audience = total
-    return Plan(bid, mode, total, count)
+    return Plan(bid, mode, total, count, broadcast.skipped_monthly_limit or 0)
 
 
 def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:

@@ -68,7 +68,8 @@ def broadcast_create(file: str, dry_run: bool, created_by: str) -> None:
     except broadcasts.PlanError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"broadcast {plan.broadcast_id} planned: {plan.audience:,} recipients in {plan.batches} batches "
-               f"({plan.mode}). Send with: flask --app wsgi broadcast send {plan.broadcast_id}")
+               f"({plan.mode}); {plan.skipped_monthly_limit:,} skipped (already reached 4 broadcasts this month). "
+               f"Send with: flask --app wsgi broadcast send {plan.broadcast_id}")
 
 
 @broadcast_cli.command("send")

@@ -22,8 +22,9 @@ from typing import Any, Iterator
 from sqlalchemy import Select, exists, func, select
 
 from .db import Database
-from .db.models import Booking, Follower
+from .db.models import Booking, Follower, MassReceipt
 
+MONTHLY_LIMIT = 4  # broadcasts a service account's follower can receive per month (WeChat's rule)
 KEYS = {"all", "tag", "language", "channel", "active_days", "booked", "openids"}
 
 
@@ -54,9 +55,15 @@ class Segment:
             return "tag"
         return "openids"
 
-    def query(self, now: datetime | None = None) -> Select:
-        """SELECT openid of the followers in this segment, in a stable order."""
+    def query(self, now: datetime | None = None, full_month: str | None = None) -> Select:
+        """SELECT openid of the followers in this segment, in a stable order.
+
+        `full_month` ("2026-11"): leave out followers who already got `MONTHLY_LIMIT` broadcasts then.
+        """
         stmt = select(Follower.openid).where(Follower.subscribed.is_(True))
+        if full_month:
+            stmt = stmt.where(~exists().where(MassReceipt.openid == Follower.openid, MassReceipt.month == full_month,
+                                              MassReceipt.received >= MONTHLY_LIMIT))
         if self.language:
             stmt = stmt.where(Follower.language == self.language)
         if self.channel:
@@ -71,9 +78,9 @@ class Segment:
             stmt = stmt.where(Follower.openid.in_(self.openids))
         return stmt.order_by(Follower.openid)
 
-    def openids_in(self, db: Database, now: datetime | None = None) -> Iterator[str]:
+    def openids_in(self, db: Database, now: datetime | None = None, full_month: str | None = None) -> Iterator[str]:
         """The audience, streamed (a million openids need not sit in a list twice)."""
-        stmt = self.query(now)
+        stmt = self.query(now, full_month)
         if self.tag is not None:
             # Tags are a JSON list on the follower; filter here, the same way on SQLite and PostgreSQL.
             with db.engine.connect() as conn:
@@ -86,11 +93,11 @@ class Segment:
             for (openid,) in conn.execute(stmt.execution_options(yield_per=10_000)):
                 yield openid
 
-    def count(self, db: Database, now: datetime | None = None) -> int:
+    def count(self, db: Database, now: datetime | None = None, full_month: str | None = None) -> int:
         if self.tag is not None:
-            return sum(1 for _ in self.openids_in(db, now))
+            return sum(1 for _ in self.openids_in(db, now, full_month))
         with db.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(self.query(now).subquery())) or 0)
+            return int(conn.scalar(select(func.count()).select_from(self.query(now, full_month).subquery())) or 0)
 
 
 def parse_segment(raw: Any, where: str = "audience") -> Segment:

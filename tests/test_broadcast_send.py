@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from bot import broadcast_send, broadcasts
-from bot.db.models import Broadcast, BroadcastBatch, Follower
+from bot.db.models import Broadcast, BroadcastBatch, Follower, MassReceipt
 from bot.segments import parse_segment
 from bot.testing import sender as build
 
@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 def ext(app):  # type: ignore[no-untyped-def]
     e = app.extensions["yjy"]
     with e.db.session() as s:
-        for table in ("broadcast_batches", "broadcasts", "followers"):
+        for table in ("broadcast_batches", "broadcasts", "followers", "mass_receipts"):
             s.execute(text(f"DELETE FROM {table}"))
     return e
 
@@ -193,3 +193,21 @@ def test_cli_from_file_to_results(ext, app, fake_api, tmp_path):
     assert "sent, 3 recipients" in status.output and "yjy" not in status.output
     assert len(fake_api.mass_sends()) == 1
     assert "already sent" in runner.invoke(args=["broadcast", "cancel", str(bid)]).output
+
+
+def test_followers_at_the_monthly_limit_are_skipped_and_counted(ext, fake_api):
+    seed(ext, 5)
+    with ext.db.session() as s:
+        s.execute(insert(MassReceipt), [dict(openid="o000000", month="2026-11", received=4),
+                                        dict(openid="o000001", month="2026-11", received=3),
+                                        dict(openid="o000002", month="2026-10", received=4)])
+    p = plan(ext)
+    assert (p.audience, p.skipped_monthly_limit) == (4, 1)
+    run(ext, p.broadcast_id)
+    assert "o000000" not in fake_api.mass_sends()[0].body["touser"]
+    with ext.db.session() as s:
+        received = dict(s.execute(select(MassReceipt.openid, MassReceipt.received)
+                                  .where(MassReceipt.month == "2026-11")).all())
+    assert received == {"o000000": 4, "o000001": 4, "o000002": 1, "o000003": 1, "o000004": 1}
+    # the fourth broadcast of the month was o000001's last one
+    assert plan(ext).audience == 3

@@ -126,6 +126,7 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(16), default="planned")  # planned|sending|sent|stopped|cancelled
     audience: Mapped[int] = mapped_column(Integer, default=0)
     skipped_monthly_limit: Mapped[int] = mapped_column(Integer, default=0)
+    month: Mapped[str | None] = mapped_column(String(7))  # whose monthly receive limit it counts against
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -157,3 +158,13 @@ class BroadcastBatch(Base):
     filter_count: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("broadcast_id", "seq", name="uq_broadcast_batches_seq"),)
+
+
+class MassReceipt(Base):
+    """How many broadcasts reached a follower in a calendar month (WeChat allows 4 for service accounts)."""
+
+    __tablename__ = "mass_receipts"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11", Beijing time
+    received: Mapped[int] = mapped_column(Integer, default=0)
