@@ -107,6 +107,18 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
     return report
 
 
+def preview(api: Any, spec: dict[str, Any], openids: list[str]) -> list[str]:
+    """Send the message to each test openid through the preview API; the openids WeChat refused."""
+    refused = []
+    for openid in openids:
+        try:
+            api.post("message/mass/preview", data={"touser": openid, **message_payload(spec)})
+        except WeChatClientException as exc:
+            log.warning("preview to %s refused: %s %s", openid, exc.errcode, exc.errmsg)
+            refused.append(openid)
+    return refused
+
+
 def _send_batch(db: Database, api: Any, rate: MinuteRate, broadcast: Broadcast, batch: BroadcastBatch,
                 max_attempts: int, sleep: Callable[[float], None]) -> str | None:
     """Send one batch; None when WeChat took it, else the reason the broadcast must stop."""

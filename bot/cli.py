@@ -72,6 +72,28 @@ def broadcast_create(file: str, dry_run: bool, created_by: str) -> None:
                f"Send with: flask --app wsgi broadcast send {plan.broadcast_id}")
 
 
+@broadcast_cli.command("preview")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", multiple=True, required=True, help="A test openid (repeatable): your own phone.")
+def broadcast_preview(file: str, to: tuple[str, ...]) -> None:
+    """Send FILE's message to test openids through WeChat's preview API, before planning it."""
+    from pathlib import Path
+
+    from . import broadcast_send, broadcasts
+    from .yamlfile import SourceError
+
+    ext = current_app.extensions["yjy"]
+    try:
+        _name, spec, _segment = broadcasts.load_spec(Path(file))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    refused = broadcast_send.preview(ext.api, spec, list(to))
+    click.echo(f"preview sent to {len(to) - len(refused)} of {len(to)}"
+               + (f"; refused: {', '.join(refused)}" if refused else ""))
+    if refused:
+        raise SystemExit(1)
+
+
 @broadcast_cli.command("send")
 @click.argument("broadcast_id", type=int)
 @click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")

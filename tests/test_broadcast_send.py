@@ -211,3 +211,17 @@ def test_followers_at_the_monthly_limit_are_skipped_and_counted(ext, fake_api):
     assert received == {"o000000": 4, "o000001": 4, "o000002": 1, "o000003": 1, "o000004": 1}
     # the fourth broadcast of the month was o000001's last one
     assert plan(ext).audience == 3
+
+
+def test_cli_preview_goes_to_the_test_openids_only(app, fake_api, tmp_path):
+    spec = tmp_path / "b.yaml"
+    spec.write_text("name: x\naudience: {all: true}\ntext: 预览一下\n")
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["broadcast", "preview", str(spec), "--to", "o-marketer-1", "--to", "o-marketer-2"])
+    assert out.exit_code == 0 and "preview sent to 2 of 2" in out.output, out.output
+    calls = fake_api.calls_to("message/mass/preview")
+    assert [c.body["touser"] for c in calls] == ["o-marketer-1", "o-marketer-2"]
+    assert calls[0].body["text"]["content"] == "预览一下" and fake_api.mass_sends() == []
+    fake_api.fail("message/mass/preview", errcode=40003)
+    out = runner.invoke(args=["broadcast", "preview", str(spec), "--to", "o-bad"])
+    assert out.exit_code == 1 and "refused: o-bad" in out.output
