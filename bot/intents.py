@@ -1,6 +1,7 @@
 """Keyword intents from `content/intents.yaml`, matched on folded text with a score."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,6 +13,9 @@ import opencc
 from . import yamlfile
 
 _T2S = opencc.OpenCC("t2s")
+
+
+_LATIN_WORDS = re.compile(r"[^a-z0-9]+")
 
 
 @lru_cache(maxsize=4096)
@@ -40,6 +44,7 @@ class _Intent:
     is_global: bool
     exact: frozenset[str]
     contains: tuple[str, ...]
+    spaced: dict[str, str]  # latin `contains` words as whole words: "nearme" -> "near me"
 
 
 class IntentMatcher:
@@ -68,9 +73,11 @@ class IntentMatcher:
                     raise doc.error(f"{where}.{kind}", "a word is empty once punctuation is removed")
             if not lists["exact"] and not lists["contains"]:
                 raise doc.error(where, "needs at least one word in 'exact' or 'contains'")
+            spaced = {normalize(str(w)): _LATIN_WORDS.sub(" ", fold(str(w))).strip()
+                      for w in spec.get("contains") or [] if normalize(str(w)).isascii()}
             intents.append(_Intent(str(name), bool(spec.get("global", False)),
                                    frozenset(lists["exact"]),
-                                   tuple(sorted(lists["contains"], key=len, reverse=True))))
+                                   tuple(sorted(lists["contains"], key=len, reverse=True)), spaced))
         return cls(intents)
 
     def exact(self, text: str) -> IntentMatch | None:
@@ -86,9 +93,16 @@ class IntentMatcher:
         found: dict[str, float] = {}
         if not norm:
             return found
+        words = None  # the text as latin words, built only if some intent has a latin word
         for intent in self._intents:
             for word in intent.contains:
-                if word in norm:
+                if word.isascii():
+                    # Latin words match whole words only: "fee" is not in "coffee", nor "eat" in "theater".
+                    words = words if words is not None else f" {_LATIN_WORDS.sub(' ', fold(text))} "
+                    hit = f" {intent.spaced[word]} " in words
+                else:
+                    hit = word in norm
+                if hit:
                     found[intent.name] = round(len(word) / len(norm), 2)
                     break
         return found

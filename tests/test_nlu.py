@@ -94,3 +94,16 @@ def test_unknown_text_is_not_forced_into_an_intent():
                                          ("3号", 3), ("abc", None), ("100人民币", None), ("0", None)])
 def test_parse_pick(text, number):
     assert parse_pick(text) == number
+
+
+@pytest.mark.parametrize("text,intent,expected", [
+    ("entrance fee", "price", True),
+    ("coffee", "price", False),  # "fee" inside another word
+    ("echo:ofeeb246c88d", "price", False),  # an id that happens to hold "fee"
+    ("coffee near me", "nearby", True),
+    ("nearest", "nearby", False),
+    ("Gyeongbok Palace opening hours", "hours", True),
+    ("我想订DMZ", "book", True),
+])
+def test_latin_intent_words_match_whole_words_only(text, intent, expected):
+    assert (intent in U.intents.contained(text)) is expected
