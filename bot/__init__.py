@@ -35,7 +35,7 @@ class Extension:
 
 def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment."""
-    from . import cli, health, logs, pages, webhook
+    from . import admin, cli, health, logs, pages, webhook
 
     config = config or load_config(overrides=overrides)
     logs.setup(config.secrets)
@@ -51,6 +51,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     cli.register(app)
     log.info("app ready: redis=%s database=%s mode=%s", "embedded" if config.embedded_redis else "server",
              ext.db.engine.dialect.name, config.wechat.mode)

@@ -113,30 +113,46 @@ def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:
 SPEC_KEYS = {"name", "audience", "text", "media_id"}
 
 
-def load_spec(path: Path) -> tuple[str, dict[str, Any], Segment]:
-    """(name, spec, segment) from a broadcast YAML file; SourceError naming the file, line and field.
+class SpecError(ValueError):
+    """A broadcast spec field that is wrong; `field` is its dotted name ("" for the whole spec)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+def validate_spec(data: Any) -> tuple[str, dict[str, Any], Segment]:
+    """(name, spec, segment) from a broadcast file's mapping or an admin API body, or SpecError.
 
         name: 冬日首尔 12月
         audience: {channel: [kol_hallyu_01], active_days: 60}
         text: "首尔下雪啦 ❄️ ..."          # or: media_id: <an uploaded mpnews article>
     """
-    doc = yamlfile.load(path)
-    data = doc.data
     if not isinstance(data, dict):
-        raise doc.error("", "expected a mapping with name, audience and text or media_id")
+        raise SpecError("", "expected a mapping with name, audience and text or media_id")
     if unknown := set(data) - SPEC_KEYS:
-        raise doc.error(sorted(unknown)[0], f"unknown field; expected {', '.join(sorted(SPEC_KEYS))}")
+        raise SpecError(sorted(unknown)[0], f"unknown field; expected {', '.join(sorted(SPEC_KEYS))}")
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        raise doc.error("name", "expected a name of 1 to 120 characters")
+        raise SpecError("name", "expected a name of 1 to 120 characters")
     if ("text" in data) == ("media_id" in data):
-        raise doc.error("", "give exactly one of text or media_id")
+        raise SpecError("", "give exactly one of text or media_id")
     if "text" in data and (not isinstance(data["text"], str) or not data["text"].strip()):
-        raise doc.error("text", "expected the message text")
+        raise SpecError("text", "expected the message text")
     if "media_id" in data and (not isinstance(data["media_id"], str) or not data["media_id"].strip()):
-        raise doc.error("media_id", "expected the media_id of an uploaded article")
+        raise SpecError("media_id", "expected the media_id of an uploaded article")
     try:
         segment = parse_segment(data.get("audience"))
     except SegmentError as exc:
-        raise doc.error(exc.field, str(exc).split(": ", 1)[1]) from None
+        raise SpecError(exc.field, str(exc).split(": ", 1)[1]) from None
     return name.strip(), dict(data), segment
+
+
+def load_spec(path: Path) -> tuple[str, dict[str, Any], Segment]:
+    """`validate_spec` of a YAML file; SourceError naming the file, line and field."""
+    doc = yamlfile.load(path)
+    try:
+        return validate_spec(doc.data)
+    except SpecError as exc:
+        raise doc.error(exc.field, exc.message) from None

@@ -168,3 +168,17 @@ class MassReceipt(Base):
     openid: Mapped[str] = mapped_column(String(64), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11", Beijing time
     received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AdminAudit(Base):
+    """Who did what through the admin API (the token is named by a hash prefix, never stored)."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(16))  # "token:<8 hex of its sha256>"
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
