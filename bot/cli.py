@@ -94,6 +94,27 @@ def broadcast_preview(file: str, to: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
+@broadcast_cli.command("tag")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", "tag_name", required=True, help="The WeChat tag to create (or reuse) and apply.")
+def broadcast_tag(file: str, tag_name: str) -> None:
+    """Tag FILE's audience on WeChat (and here), so a send-by-tag reaches the same followers."""
+    from pathlib import Path
+
+    from . import broadcasts, tag_sync
+    from .yamlfile import SourceError
+
+    ext = current_app.extensions["yjy"]
+    try:
+        _name, _spec, segment = broadcasts.load_spec(Path(file))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    total = segment.count(ext.db, ext.clock.now())
+    with click.progressbar(length=total, label=f"tagging {tag_name}") as bar:
+        tag_id, done = tag_sync.sync(ext.db, ext.api, segment, tag_name, ext.clock.now(), progress=bar.update)
+    click.echo(f"tag {tag_id} ({tag_name}) applied to {done:,} followers; send to them with audience: {{tag: {tag_id}}}")
+
+
 @broadcast_cli.command("send")
 @click.argument("broadcast_id", type=int)
 @click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")

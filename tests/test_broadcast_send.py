@@ -225,3 +225,18 @@ def test_cli_preview_goes_to_the_test_openids_only(app, fake_api, tmp_path):
     fake_api.fail("message/mass/preview", errcode=40003)
     out = runner.invoke(args=["broadcast", "preview", str(spec), "--to", "o-bad"])
     assert out.exit_code == 1 and "refused: o-bad" in out.output
+
+
+def test_tag_sync_tags_the_segment_on_wechat_and_here(ext, app, fake_api, tmp_path):
+    seed(ext, 120)
+    spec = tmp_path / "kol.yaml"
+    spec.write_text("name: x\naudience: {language: zh-CN}\ntext: hi\n")
+    out = app.test_cli_runner().invoke(args=["broadcast", "tag", str(spec), "--name", "winter_fans"])
+    assert out.exit_code == 0 and "applied to 120 followers" in out.output, out.output
+    (create,) = fake_api.calls_to("tags/create")
+    assert create.body == {"tag": {"name": "winter_fans"}}
+    tag_id = create.response["tag"]["id"]
+    calls = fake_api.calls_to("tags/members/batchtagging")
+    assert [len(c.body["openid_list"]) for c in calls] == [50, 50, 20]  # WeChat's 50 per call
+    assert all(c.body["tagid"] == tag_id for c in calls)
+    assert parse_segment({"tag": tag_id}).count(ext.db, NOW) == 120  # a tag send here selects the same people
