@@ -6,6 +6,7 @@ anything is sent, so a send that dies half way resumes with exactly the batches 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from .db.models import Broadcast, BroadcastBatch
 from .segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 BEIJING = ZoneInfo("Asia/Shanghai")
 MIN_PER_CALL = 2
 
@@ -156,3 +158,25 @@ def load_spec(path: Path) -> tuple[str, dict[str, Any], Segment]:
         return validate_spec(doc.data)
     except SpecError as exc:
         raise doc.error(exc.field, exc.message) from None
+
+
+def read_openids_csv(path: Path) -> list[str]:
+    """Openids from the first column of a CSV (a header row "openid" is skipped); SourceError on a bad row."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise yamlfile.SourceError(path, None, f"cannot read: {exc}") from None
+    openids: list[str] = []
+    for line, row in enumerate(rows, start=1):
+        value = row[0].strip() if row else ""
+        if not value or (line == 1 and value.lower() == "openid"):
+            continue
+        if not _OPENID.match(value):
+            raise yamlfile.SourceError(path, line, f"{value[:40]!r} is not an openid")
+        openids.append(value)
+    if not openids:
+        raise yamlfile.SourceError(path, None, "no openids in the first column")
+    return list(dict.fromkeys(openids))  # a list pasted twice is still one audience

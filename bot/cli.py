@@ -45,8 +45,11 @@ broadcast_cli = AppGroup("broadcast", help="Marketers' broadcasts (群发): plan
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Only print the audience size and a sample.")
 @click.option("--by", "created_by", default="cli", show_default=True, help="Who is creating it (audit).")
-def broadcast_create(file: str, dry_run: bool, created_by: str) -> None:
+@click.option("--openids-csv", type=click.Path(exists=True, dir_okay=False),
+              help="Also limit the audience to the openids in this CSV's first column.")
+def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str | None) -> None:
     """Validate FILE, freeze its audience into batches (or, with --dry-run, just show the audience)."""
+    from dataclasses import replace
     from pathlib import Path
 
     from . import broadcasts
@@ -55,6 +58,11 @@ def broadcast_create(file: str, dry_run: bool, created_by: str) -> None:
     ext = current_app.extensions["yjy"]
     try:
         name, spec, segment = broadcasts.load_spec(Path(file))
+        if openids_csv:
+            listed = broadcasts.read_openids_csv(Path(openids_csv))
+            segment = replace(segment, all=False, openids=listed)
+            spec = {**spec, "audience": {**{k: v for k, v in spec["audience"].items() if k != "all"},
+                                         "openids_csv": openids_csv, "openids_count": len(listed)}}
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     now = ext.clock.now()

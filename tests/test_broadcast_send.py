@@ -240,3 +240,18 @@ def test_tag_sync_tags_the_segment_on_wechat_and_here(ext, app, fake_api, tmp_pa
     assert [len(c.body["openid_list"]) for c in calls] == [50, 50, 20]  # WeChat's 50 per call
     assert all(c.body["tagid"] == tag_id for c in calls)
     assert parse_segment({"tag": tag_id}).count(ext.db, NOW) == 120  # a tag send here selects the same people
+
+
+def test_cli_openids_from_a_csv(ext, app, fake_api, tmp_path):
+    seed(ext, 5)
+    spec = tmp_path / "b.yaml"
+    spec.write_text("name: x\naudience: {all: true}\ntext: hi\n")
+    csv_file = tmp_path / "list.csv"
+    csv_file.write_text("openid\no000001\no000003,extra column\n\no000003\no-not-following\n")
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["broadcast", "create", str(spec), "--openids-csv", str(csv_file), "--dry-run"])
+    assert out.exit_code == 0 and "2 subscribed followers" in out.output and "openids" in out.output, out.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("openid\no000001\nnot an openid!\n")
+    out = runner.invoke(args=["broadcast", "create", str(spec), "--openids-csv", str(bad)])
+    assert out.exit_code != 0 and "bad.csv, line 3" in out.output
