@@ -138,6 +138,8 @@ def send_broadcast(broadcast_id: int) -> Response:
         except ValueError:
             return _error(400, "expected an ISO time such as 2026-12-01T10:00", "at")
         when = when if when.tzinfo else when.replace(tzinfo=SEOUL)
+        if ext.config.embedded_redis:
+            return _error(422, "the embedded runner has no job scheduler; send without `at`", "at")
         ext.queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
         g.audit_detail = {"broadcast": broadcast_id, "at": when.isoformat()}
     else:

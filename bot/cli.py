@@ -142,6 +142,9 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ig
             raise SystemExit(1)
         return
     if at is not None:
+        if ext.config.embedded_redis:
+            raise click.ClickException("the embedded runner has no job scheduler: use --now, or set REDIS_URL "
+                                       "and run `flask --app wsgi worker`")
         when = at.replace(tzinfo=SEOUL)
         ext.queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
         click.echo(f"broadcast {broadcast_id} scheduled for {when:%Y-%m-%d %H:%M} Asia/Seoul")

@@ -255,3 +255,20 @@ def test_cli_openids_from_a_csv(ext, app, fake_api, tmp_path):
     bad.write_text("openid\no000001\nnot an openid!\n")
     out = runner.invoke(args=["broadcast", "create", str(spec), "--openids-csv", str(bad)])
     assert out.exit_code != 0 and "bad.csv, line 3" in out.output
+
+
+def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
+    seed(ext, 2)
+    p = plan(ext)
+    out = app.test_cli_runner().invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00"])
+    if ext.config.embedded_redis:
+        assert out.exit_code != 0 and "no job scheduler" in out.output
+        return
+    assert out.exit_code == 0 and "scheduled for 2026-12-01 10:00 Asia/Seoul" in out.output, out.output
+    from rq.registry import ScheduledJobRegistry
+
+    registry = ScheduledJobRegistry(queue=ext.queue)
+    (job_id,) = registry.get_job_ids()
+    when = registry.get_scheduled_time(job_id)
+    assert when == datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Seoul
+    assert ext.queue.fetch_job(job_id).args == (p.broadcast_id,)
