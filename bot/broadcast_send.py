@@ -61,10 +61,14 @@ class MinuteRate:
             self.sleep(max(0.05, (minute + 1) * 60 - time.time()))
 
 
-def message_payload(spec: dict[str, Any]) -> dict[str, Any]:
-    """The message part of a mass-send body from a validated broadcast spec."""
+def message_payload(spec: dict[str, Any], lang: str = "zh-CN") -> dict[str, Any]:
+    """The message part of a mass-send body from a validated broadcast spec, in `lang` if it has texts
+    per language."""
     if "text" in spec:
-        return {"msgtype": "text", "text": {"content": spec["text"]}}
+        text = spec["text"]
+        if isinstance(text, dict):
+            text = text.get(lang) or text["zh-CN"]
+        return {"msgtype": "text", "text": {"content": text}}
     return {"msgtype": "mpnews", "mpnews": {"media_id": spec["media_id"]}, "send_ignore_reprint": 0}
 
 
@@ -108,11 +112,13 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
 
 
 def preview(api: Any, spec: dict[str, Any], openids: list[str]) -> list[str]:
-    """Send the message to each test openid through the preview API; the openids WeChat refused."""
+    """Send the message (each language's text, if it has several) to each test openid through the preview
+    API; the openids WeChat refused."""
     refused = []
     for openid in openids:
         try:
-            api.post("message/mass/preview", data={"touser": openid, **message_payload(spec)})
+            for lang in (spec["text"] if isinstance(spec.get("text"), dict) else ["zh-CN"]):
+                api.post("message/mass/preview", data={"touser": openid, **message_payload(spec, lang)})
         except WeChatClientException as exc:
             log.warning("preview to %s refused: %s %s", openid, exc.errcode, exc.errmsg)
             refused.append(openid)
@@ -123,7 +129,7 @@ def _send_batch(db: Database, api: Any, rate: MinuteRate, broadcast: Broadcast, 
                 max_attempts: int, sleep: Callable[[float], None]) -> str | None:
     """Send one batch; None when WeChat took it, else the reason the broadcast must stop."""
     endpoint, target = _target(broadcast, batch)
-    body = {**target, **message_payload(broadcast.spec), "clientmsgid": batch.clientmsgid}
+    body = {**target, **message_payload(broadcast.spec, batch.lang), "clientmsgid": batch.clientmsgid}
     for attempt in range(1, max_attempts + 1):
         with db.session() as s:  # committed before the call: a resumed run knows it may have gone out
             s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id)

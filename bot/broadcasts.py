@@ -7,7 +7,7 @@ anything is sent, so a send that dies half way resumes with exactly the batches 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -21,6 +21,7 @@ from .db.models import Broadcast, BroadcastBatch
 from .segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
+DEFAULT_LANG = "zh-CN"
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 BEIJING = ZoneInfo("Asia/Shanghai")
 MIN_PER_CALL = 2
@@ -62,6 +63,20 @@ class Plan:
     skipped_monthly_limit: int = 0
 
 
+def language_groups(segment: Segment, spec: dict[str, Any]) -> list[tuple[str, Segment]]:
+    """(language, sub-segment) pairs that together make `segment`: one per text language, zh-CN taking
+    every follower whose language has no text of its own."""
+    texts = spec.get("text")
+    if not isinstance(texts, dict) or len(texts) == 1:
+        return [(DEFAULT_LANG, segment)]
+    others = tuple(lang for lang in texts if lang != DEFAULT_LANG)
+    groups = [(lang, replace(segment, all=False, language=lang)) for lang in others
+              if segment.language in (None, lang)]
+    if segment.language is None or segment.language not in others:
+        groups.insert(0, (DEFAULT_LANG, replace(segment, all=False, not_languages=others)))
+    return groups
+
+
 def month_of(when: datetime) -> str:
     """The calendar month WeChat counts a broadcast in (Beijing time)."""
     return when.astimezone(BEIJING).strftime("%Y-%m")
@@ -70,7 +85,8 @@ def month_of(when: datetime) -> str:
 def create(db: Database, name: str, spec: dict, segment: Segment, created_by: str, now: datetime,
            scheduled_at: datetime | None = None) -> Plan:
     """Store the broadcast and its batches (status planned). Nothing is sent here."""
-    mode = segment.mode
+    # Texts per language go out as openid lists: send-to-all and tag sends carry one message.
+    mode = "openids" if len(language_groups(segment, spec)) > 1 else segment.mode
     month = month_of(scheduled_at or now)
     with db.session() as s:
         broadcast = Broadcast(name=name, spec=spec, mode=mode, status="planned", audience=0, created_by=created_by,
@@ -81,13 +97,14 @@ def create(db: Database, name: str, spec: dict, segment: Segment, created_by: st
         if mode == "openids":
             total, count = 0, 0
             rows: list[dict] = []
-            for seq, chunk in enumerate(batches(segment.openids_in(db, now, full_month=month))):
-                rows.append(dict(broadcast_id=bid, seq=seq, clientmsgid=f"yjy-{bid}-{seq}", openids=chunk,
-                                 size=len(chunk), status="pending", attempts=0))
-                total, count = total + len(chunk), count + 1
-                if len(rows) == 20:  # bounded memory: 200,000 openids per INSERT
-                    s.execute(insert(BroadcastBatch), rows)
-                    rows = []
+            for lang, group in language_groups(segment, spec):
+                for chunk in batches(group.openids_in(db, now, full_month=month)):
+                    rows.append(dict(broadcast_id=bid, seq=count, clientmsgid=f"yjy-{bid}-{count}", openids=chunk,
+                                     size=len(chunk), status="pending", attempts=0, lang=lang))
+                    total, count = total + len(chunk), count + 1
+                    if len(rows) == 20:  # bounded memory: 200,000 openids per INSERT
+                        s.execute(insert(BroadcastBatch), rows)
+                        rows = []
             if rows:
                 s.execute(insert(BroadcastBatch), rows)
             broadcast.skipped_monthly_limit = segment.count(db, now) - total
@@ -130,6 +147,7 @@ def validate_spec(data: Any) -> tuple[str, dict[str, Any], Segment]:
         name: 冬日首尔 12月
         audience: {channel: [kol_hallyu_01], active_days: 60}
         text: "首尔下雪啦 ❄️ ..."          # or: media_id: <an uploaded mpnews article>
+        # or one text per follower language:  text: {zh-CN: "首尔下雪啦", en: "Snow in Seoul"}
     """
     if not isinstance(data, dict):
         raise SpecError("", "expected a mapping with name, audience and text or media_id")
@@ -140,8 +158,15 @@ def validate_spec(data: Any) -> tuple[str, dict[str, Any], Segment]:
         raise SpecError("name", "expected a name of 1 to 120 characters")
     if ("text" in data) == ("media_id" in data):
         raise SpecError("", "give exactly one of text or media_id")
-    if "text" in data and (not isinstance(data["text"], str) or not data["text"].strip()):
-        raise SpecError("text", "expected the message text")
+    text = data.get("text")
+    if isinstance(text, dict):  # one text per follower language; zh-CN also goes to every other language
+        if not isinstance(text.get(DEFAULT_LANG), str):
+            raise SpecError(f"text.{DEFAULT_LANG}", "a text per language needs the zh-CN one (the default)")
+        for lang, value in text.items():
+            if not isinstance(value, str) or not value.strip():
+                raise SpecError(f"text.{lang}", "expected the message text")
+    elif "text" in data and (not isinstance(text, str) or not text.strip()):
+        raise SpecError("text", "expected the message text, or a mapping of language -> text")
     if "media_id" in data and (not isinstance(data["media_id"], str) or not data["media_id"].strip()):
         raise SpecError("media_id", "expected the media_id of an uploaded article")
     try:

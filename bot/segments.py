@@ -45,6 +45,7 @@ class Segment:
     active_days: int | None = None
     booked: tuple[str, ...] = ()
     openids: tuple[str, ...] = ()
+    not_languages: tuple[str, ...] = ()  # internal: the rest of a broadcast's per-language split
 
     @property
     def mode(self) -> str:
@@ -66,6 +67,8 @@ class Segment:
                                               MassReceipt.received >= MONTHLY_LIMIT))
         if self.language:
             stmt = stmt.where(Follower.language == self.language)
+        if self.not_languages:
+            stmt = stmt.where(Follower.language.not_in(self.not_languages))
         if self.channel:
             stmt = stmt.where(Follower.qrscene.in_(self.channel))
         if self.active_days is not None:

@@ -272,3 +272,31 @@ def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
     when = registry.get_scheduled_time(job_id)
     assert when == datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Seoul
     assert ext.queue.fetch_job(job_id).args == (p.broadcast_id,)
+
+
+def test_texts_per_language_go_to_the_right_followers(ext, fake_api):
+    with ext.db.session() as s:
+        s.execute(insert(Follower), [dict(openid=f"o-{lang}-{i}", subscribed=True, language=lang, tags=[],
+                                          created_at=NOW, last_active_at=NOW)
+                                     for lang in ("zh-CN", "en", "ko") for i in range(2)])
+    texts = {"zh-CN": "首尔下雪啦", "en": "Snow in Seoul"}
+    p = plan(ext, {"all": True}, {"text": texts, "audience": {"all": True}})
+    assert (p.mode, p.audience, p.batches) == ("openids", 6, 2)  # not send-to-all: two messages
+    run(ext, p.broadcast_id)
+    sent = {c.body["text"]["content"]: sorted(c.body["touser"]) for c in fake_api.mass_sends()}
+    # Korean speakers have no text of their own: they get the default Chinese one.
+    assert sent == {"首尔下雪啦": ["o-ko-0", "o-ko-1", "o-zh-CN-0", "o-zh-CN-1"], "Snow in Seoul": ["o-en-0", "o-en-1"]}
+
+    only_en = plan(ext, {"language": "en"}, {"text": texts, "audience": {"language": "en"}})
+    assert [b.lang for b in batches_of(ext, only_en.broadcast_id)] == ["en"]
+
+
+def test_texts_per_language_need_the_default_one():
+    from bot.broadcasts import SpecError, validate_spec
+
+    with pytest.raises(SpecError) as info:
+        validate_spec({"name": "x", "audience": {"all": True}, "text": {"en": "hi"}})
+    assert info.value.field == "text.zh-CN"
+    with pytest.raises(SpecError) as info:
+        validate_spec({"name": "x", "audience": {"all": True}, "text": {"zh-CN": "你好", "en": ""}})
+    assert info.value.field == "text.en"

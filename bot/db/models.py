@@ -144,6 +144,7 @@ class BroadcastBatch(Base):
     seq: Mapped[int] = mapped_column(Integer)
     clientmsgid: Mapped[str] = mapped_column(String(64), unique=True)
     openids: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty for all / tag sends
+    lang: Mapped[str] = mapped_column(String(16), default="zh-CN")  # which of the broadcast's texts it gets
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
