@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database
-from .db.models import Follower
+from .db.models import Follower, FollowerInterest
 from .inbound import Incoming
 
 
@@ -50,3 +50,12 @@ def language(db: Database, openid: str) -> str | None:
 def get(db: Database, openid: str) -> Follower | None:
     with db.session() as session:
         return session.get(Follower, openid)
+
+
+def note_interest(db: Database, openid: str, category: str, now: datetime | None = None) -> None:
+    """Remember that the follower asked about `category` (once; later asks change nothing)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(FollowerInterest).values(openid=openid, category=category,
+                                                   first_at=now or datetime.now(timezone.utc))
+    with db.session() as session:
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["openid", "category"]))

@@ -8,7 +8,8 @@ A segment is a mapping (from a broadcast file or an admin API body); every filte
       language: zh-CN
       channel: [kol_hallyu_01]  # the campaign QR scene they followed through
       active_days: 30           # wrote to us in the last N days
-      booked: [dmz_tour]        # have a booking of one of these products (interest)
+      booked: [dmz_tour]        # have a booking of one of these products
+      interests: [food, hallyu] # asked about one of these categories (content/categories.yaml)
       openids: [o1, o2]         # an explicit list (the CLI reads a CSV into this)
 
 Unsubscribed followers are never selected, whatever the filters say.
@@ -22,10 +23,10 @@ from typing import Any, Iterator
 from sqlalchemy import Select, exists, func, select
 
 from .db import Database
-from .db.models import Booking, Follower, MassReceipt
+from .db.models import Booking, Follower, FollowerInterest, MassReceipt
 
 MONTHLY_LIMIT = 4  # broadcasts a service account's follower can receive per month (WeChat's rule)
-KEYS = {"all", "tag", "language", "channel", "active_days", "booked", "openids"}
+KEYS = {"all", "tag", "language", "channel", "active_days", "booked", "interests", "openids"}
 
 
 class SegmentError(ValueError):
@@ -44,6 +45,7 @@ class Segment:
     channel: tuple[str, ...] = ()
     active_days: int | None = None
     booked: tuple[str, ...] = ()
+    interests: tuple[str, ...] = ()
     openids: tuple[str, ...] = ()
     not_languages: tuple[str, ...] = ()  # internal: the rest of a broadcast's per-language split
 
@@ -77,6 +79,9 @@ class Segment:
         if self.booked:
             stmt = stmt.where(exists().where(Booking.openid == Follower.openid,
                                              Booking.product_id.in_(self.booked)))
+        if self.interests:
+            stmt = stmt.where(exists().where(FollowerInterest.openid == Follower.openid,
+                                             FollowerInterest.category.in_(self.interests)))
         if self.openids:
             stmt = stmt.where(Follower.openid.in_(self.openids))
         return stmt.order_by(Follower.openid)
@@ -131,7 +136,8 @@ def parse_segment(raw: Any, where: str = "audience") -> Segment:
     if language is not None and (not isinstance(language, str) or not language):
         raise SegmentError(f"{where}.language", "expected a language code such as zh-CN or en")
     segment = Segment(all=bool(raw.get("all")), tag=tag, language=language, channel=words("channel"),
-                      active_days=days, booked=words("booked"), openids=words("openids"))
+                      active_days=days, booked=words("booked"), interests=words("interests"),
+                      openids=words("openids"))
     if "openids" in raw and not segment.openids:
         raise SegmentError(f"{where}.openids", "the list is empty")
     return segment

@@ -1,14 +1,17 @@
 """Attractions: a place's card, browsing a category, picking from a numbered list, "more"."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from bot import followers
 from bot.inbound import Incoming
 from bot.places import Place
 from bot.replies import Reply
 from bot.router import Context, Router
 
 router = Router("attractions")
+log = logging.getLogger(__name__)
 PAGE = 5  # items per text list: short enough to read on a phone
 
 
@@ -21,6 +24,18 @@ def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
                           url=ctx.cards.page_url(place, ctx.lang))
 
 
+def _note_interest(ctx: Context, category: str) -> None:
+    """Record the category as an interest (a broadcast audience), once per conversation at most."""
+    asked = ctx.state.setdefault("interests", [])
+    if category in asked or not ctx.openid:
+        return
+    try:
+        followers.note_interest(ctx.services.db, ctx.openid, category)
+        asked.append(category)
+    except Exception:  # noqa: BLE001 - the list matters more to the traveler than the record
+        log.exception("could not record interest %s for %s", category, ctx.openid)
+
+
 def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None = None,
               anchor: str | None = None, extras: dict[str, str] | None = None, start: int = 0) -> Reply:
     """A numbered text list (passive replies to messages show only one article, so lists are text).
@@ -30,6 +45,8 @@ def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None =
     places = ctx.services.content.places
     categories = ctx.services.content.categories.items
     extras = extras or {}
+    if category:
+        _note_interest(ctx, category)
     shown = ids[start:start + PAGE]
     ctx.state["list"] = {"ids": ids, "end": start + len(shown), "kind": kind, "category": category,
                          "anchor": anchor, "extras": extras}

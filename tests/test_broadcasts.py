@@ -120,3 +120,18 @@ def test_plans_that_cannot_be_sent_are_refused_and_leave_nothing(db):
         broadcasts.create(db, "x", {}, parse_segment({"booked": ["dmz_tour"]}), "tester", NOW)
     with db.session() as s:
         assert s.scalar(text("SELECT count(*) FROM broadcasts")) == 0
+
+
+def test_categories_travelers_ask_about_become_interests(app, openid):
+    from tests.conftest import WeChat
+
+    db = app.extensions["yjy"].db
+    with db.session() as s:  # the servers back-end shares one schema with other tests' followers
+        s.execute(text("DELETE FROM follower_interests"))
+    wx = WeChat(app)
+    wx.say(openid, "推荐美食")
+    wx.say(openid, "推荐美食")  # asked twice: recorded once
+    wx.say(openid, "韩流打卡")
+    assert list(parse_segment({"interests": ["food"]}).openids_in(db)) == [openid]
+    assert list(parse_segment({"interests": ["hallyu", "shopping"]}).openids_in(db)) == [openid]
+    assert list(parse_segment({"interests": ["shopping"]}).openids_in(db)) == []

@@ -183,3 +183,13 @@ class AdminAudit(Base):
     path: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class FollowerInterest(Base):
+    """A category a follower asked about (美食, 韩流 ...): an audience for broadcasts."""
+
+    __tablename__ = "follower_interests"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
