@@ -111,3 +111,49 @@ def test_late_reply_goes_through_the_rq_worker_cli(gunicorn, server_env, fake_ap
                    check=True, capture_output=True, timeout=60)
     calls = fake_api.wait_for("message/custom/send")
     assert [c.body for c in calls] == [{"touser": "o-late", "msgtype": "text", "text": {"content": "slept 1.0"}}]
+
+
+def test_broadcast_killed_mid_send_resumes_without_sending_a_batch_twice(server_env, pg_url, fake_api):
+    """A real `broadcast send --now` process is killed while WeChat is taking its second batch."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, text
+
+    from bot import broadcasts
+    from bot.db import Database
+    from bot.db.models import Follower
+    from bot.segments import parse_segment
+
+    db = Database(pg_url)
+    with db.session() as s:
+        for table in ("broadcast_batches", "broadcasts", "mass_receipts", "followers"):
+            s.execute(text(f"DELETE FROM {table}"))
+        now = datetime.now(timezone.utc)
+        s.execute(insert(Follower), [dict(openid=f"o{i:06d}", subscribed=True, language="zh-CN", tags=[],
+                                          created_at=now, last_active_at=now) for i in range(20_001)])
+    plan = broadcasts.create(db, "kill", {"text": "hi", "audience": {"all": True}},
+                             parse_segment({"active_days": 30}), "test", datetime.now(timezone.utc))
+    assert plan.batches == 3
+    fake_api.fail("message/mass/send", delay=0)  # batch 0: at once
+    fake_api.fail("message/mass/send", delay=3)  # batch 1: WeChat takes it, slowly
+    cmd = [str(BIN / "flask"), "--app", "wsgi", "broadcast", "send", str(plan.broadcast_id), "--now"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 30
+    while len(fake_api.calls_to("message/mass/send")) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # dies before it hears WeChat accept batch 1
+    proc.wait(timeout=10)
+    time.sleep(3.5)  # the fake WeChat finishes accepting batch 1 anyway
+
+    done = subprocess.run(cmd, cwd=ROOT, env=server_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "sent:" in done.stdout, done.stdout + done.stderr
+    accepted = [c.body["clientmsgid"] for c in fake_api.mass_sends()]
+    assert sorted(accepted) == [f"yjy-{plan.broadcast_id}-{i}" for i in range(3)]  # each exactly once
+    refused = [c for c in fake_api.calls_to("message/mass/send") if c.response.get("errcode") == 45065]
+    assert [c.body["clientmsgid"] for c in refused] == [f"yjy-{plan.broadcast_id}-1"]
+    with db.session() as s:
+        statuses = s.execute(text("SELECT seq, status FROM broadcast_batches WHERE broadcast_id = :b ORDER BY seq"),
+                             {"b": plan.broadcast_id}).all()
+    assert [tuple(r) for r in statuses] == [(0, "sent"), (1, "sent"), (2, "sent")]
+    db.dispose()
