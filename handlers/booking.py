@@ -321,9 +321,14 @@ def _confirm(msg: Incoming, ctx: Context, bk: dict[str, Any]) -> Outcome:
 
 
 def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
-    return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again,
+    return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=_names(ctx),
                           day=_day_view(ctx, booking.day.isoformat()),
                           url=links.booking_url(ctx.services.config, booking.ref, booking.openid))
+
+
+def _names(ctx: Context) -> dict[str, str]:
+    """Product names in the traveler's language (a booking keeps the Chinese name it was sold under)."""
+    return {p.id: p.t("name", ctx.lang) for p in ctx.services.content.products}
 
 
 def _send_confirmation(ctx: Context, ref: str) -> None:
@@ -344,7 +349,7 @@ def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     config = ctx.services.config
     items = [{"b": b, "day": _day_view(ctx, b.day.isoformat()), "url": links.booking_url(config, b.ref, b.openid)}
              for b in found]
-    return ctx.cards.text("booking_list", ctx.lang, items=items)
+    return ctx.cards.text("booking_list", ctx.lang, items=items, names=_names(ctx))
 
 
 @router.on_intent("cancel_booking")
@@ -352,7 +357,7 @@ def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     ref = ctx.captures.get("ref")
     if not ref:
         found = [b for b in bookings.for_follower(ctx.services.db, msg.openid) if b.status == "confirmed"]
-        return ctx.cards.text("booking_cancel_which", ctx.lang, items=found)
+        return ctx.cards.text("booking_cancel_which", ctx.lang, items=found, names=_names(ctx))
     now: datetime = ctx.services.clock.now()
     result = bookings.cancel(ctx.services.db, ctx.services.content.products, msg.openid, ref, now)
     deadline = result.deadline.strftime("%m月%d日 %H:%M") if result.deadline else ""
