@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from . import broadcasts, jobs
+from . import broadcasts
 from .db.models import AdminAudit, Broadcast, BroadcastBatch
 from .places import SEOUL
 
@@ -93,8 +93,8 @@ def create_broadcast() -> Response:
     ext = _ext()
     now = ext.clock.now()
     if dry_run:
-        sample = [openid for openid, _ in zip(segment.openids_in(ext.db, now), range(5))]
-        return jsonify({"name": name, "audience": segment.count(ext.db, now), "mode": segment.mode, "sample": sample})
+        return jsonify({"name": name, "audience": segment.count(ext.db, now), "mode": segment.mode,
+                        "sample": broadcasts.sample(ext.db, segment, now)})
     try:
         plan = broadcasts.create(ext.db, name, spec, segment, g.actor, now)
     except broadcasts.PlanError as exc:
@@ -132,19 +132,18 @@ def send_broadcast(broadcast_id: int) -> Response:
             return _error(409, f"broadcast {broadcast_id} is {b.status}")
     body = _json_body() or {}
     at = body.get("at") if isinstance(body, dict) else None
+    when = None
     if at is not None:
         try:
             when = datetime.fromisoformat(str(at))
         except ValueError:
             return _error(400, "expected an ISO time such as 2026-12-01T10:00", "at")
         when = when if when.tzinfo else when.replace(tzinfo=SEOUL)
-        if ext.config.embedded_redis:
-            return _error(422, "the embedded runner has no job scheduler; send without `at`", "at")
-        ext.queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
-        g.audit_detail = {"broadcast": broadcast_id, "at": when.isoformat()}
-    else:
-        ext.queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
-        g.audit_detail = {"broadcast": broadcast_id}
+    try:
+        broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
+    except broadcasts.NoScheduler as exc:
+        return _error(422, f"{exc}; send without `at`", "at")
+    g.audit_detail = {"broadcast": broadcast_id, **({"at": when.isoformat()} if when else {})}
     response = jsonify({"id": broadcast_id, "queued": True, "at": at})
     response.status_code = 202
     return response
@@ -152,13 +151,12 @@ def send_broadcast(broadcast_id: int) -> Response:
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 def cancel_broadcast(broadcast_id: int) -> Response:
-    with _ext().db.session() as s:
-        b = s.get(Broadcast, broadcast_id)
-        if b is None:
-            return _error(404, f"no broadcast {broadcast_id}")
-        if b.status == "sent":
-            return _error(409, f"broadcast {broadcast_id} was already sent")
-        b.status = "cancelled"
+    try:
+        broadcasts.cancel(_ext().db, broadcast_id)
+    except LookupError as exc:
+        return _error(404, str(exc))
+    except ValueError as exc:
+        return _error(409, str(exc))
     g.audit_detail = {"broadcast": broadcast_id}
     return jsonify({"id": broadcast_id, "status": "cancelled"})
 

@@ -205,3 +205,36 @@ def read_openids_csv(path: Path) -> list[str]:
     if not openids:
         raise yamlfile.SourceError(path, None, "no openids in the first column")
     return list(dict.fromkeys(openids))  # a list pasted twice is still one audience
+
+
+# --- operations shared by the CLI and the admin API ---------------------------------------------
+class NoScheduler(RuntimeError):
+    """A send at a later time asked of the embedded runner, which has no RQ scheduler."""
+
+
+def sample(db: Database, segment: Segment, now: datetime, size: int = 5) -> list[str]:
+    """The first few openids of the audience, for a dry run."""
+    return [openid for openid, _ in zip(segment.openids_in(db, now), range(size))]
+
+
+def queue_send(queue: Any, broadcast_id: int, when: datetime | None, embedded: bool) -> None:
+    """Put the send on the RQ queue, now or at `when` (a worker with its scheduler runs it)."""
+    from . import jobs
+
+    if when is None:
+        queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
+        return
+    if embedded:
+        raise NoScheduler("the embedded runner has no job scheduler")
+    queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
+
+
+def cancel(db: Database, broadcast_id: int) -> None:
+    """Batches not yet sent never go out. LookupError if unknown, ValueError once it was sent."""
+    with db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise LookupError(f"no broadcast {broadcast_id}")
+        if broadcast.status == "sent":
+            raise ValueError(f"broadcast {broadcast_id} was already sent")
+        broadcast.status = "cancelled"

@@ -67,7 +67,7 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
         raise click.ClickException(str(exc)) from None
     now = ext.clock.now()
     if dry_run:
-        sample = [openid for openid, _ in zip(segment.openids_in(ext.db, now), range(5))]
+        sample = broadcasts.sample(ext.db, segment, now)
         click.echo(f"{name}: {segment.count(ext.db, now):,} subscribed followers, sent by {segment.mode}")
         click.echo("sample: " + (", ".join(sample) or "(nobody)"))
         return
@@ -129,7 +129,7 @@ def broadcast_tag(file: str, tag_name: str) -> None:
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M"]), help="Schedule (Asia/Seoul), e.g. 2026-12-01T10:00")
 def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ignore[no-untyped-def]
     """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
-    from . import broadcast_send, jobs
+    from . import broadcast_send, broadcasts
     from .places import SEOUL
 
     ext = current_app.extensions["yjy"]
@@ -141,15 +141,14 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ig
         if report.status == "stopped":
             raise SystemExit(1)
         return
-    if at is not None:
-        if ext.config.embedded_redis:
-            raise click.ClickException("the embedded runner has no job scheduler: use --now, or set REDIS_URL "
-                                       "and run `flask --app wsgi worker`")
-        when = at.replace(tzinfo=SEOUL)
-        ext.queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
+    when = at.replace(tzinfo=SEOUL) if at is not None else None
+    try:
+        broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
+    except broadcasts.NoScheduler as exc:
+        raise click.ClickException(f"{exc}: use --now, or set REDIS_URL and run `flask --app wsgi worker`") from None
+    if when is not None:
         click.echo(f"broadcast {broadcast_id} scheduled for {when:%Y-%m-%d %H:%M} Asia/Seoul")
     else:
-        ext.queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
         click.echo(f"broadcast {broadcast_id} queued; `flask --app wsgi worker` sends it")
 
 
@@ -187,16 +186,12 @@ def broadcast_status(broadcast_id: int) -> None:
 @click.argument("broadcast_id", type=int)
 def broadcast_cancel(broadcast_id: int) -> None:
     """Stop a broadcast: batches not yet sent never go out (sent ones cannot be recalled here)."""
-    from .db.models import Broadcast
+    from . import broadcasts
 
-    ext = current_app.extensions["yjy"]
-    with ext.db.session() as s:
-        b = s.get(Broadcast, broadcast_id)
-        if b is None:
-            raise click.ClickException(f"no broadcast {broadcast_id}")
-        if b.status == "sent":
-            raise click.ClickException(f"broadcast {broadcast_id} was already sent")
-        b.status = "cancelled"
+    try:
+        broadcasts.cancel(current_app.extensions["yjy"].db, broadcast_id)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"broadcast {broadcast_id} cancelled")
 
 

@@ -209,7 +209,7 @@ def _slots(ctx: Context, bk: dict[str, Any], product: Product) -> list[str]:
 
 
 def _next(ctx: Context, bk: dict[str, Any]) -> str:
-    """The first question still open."""
+    """The first question still open (a product with one start time that day gets it filled in)."""
     product = ctx.services.content.products.get(bk.get("p", ""))
     if product is None:
         return "product"
