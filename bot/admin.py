@@ -87,7 +87,7 @@ def create_broadcast() -> Response:
         return _error(415 if not request.is_json else 400, "expected a JSON object (Content-Type: application/json)")
     dry_run = body.pop("dry_run", False) is True
     try:
-        name, spec, segment = broadcasts.validate_spec(body)
+        name, spec, segment = broadcasts.validate_spec(body, _ext().content)
     except broadcasts.SpecError as exc:
         return _error(400, exc.message, exc.field)
     ext = _ext()
@@ -104,6 +104,31 @@ def create_broadcast() -> Response:
                         "batches": plan.batches, "skipped_monthly_limit": plan.skipped_monthly_limit})
     response.status_code = 201
     return response
+
+
+@bp.post("/broadcasts/preview")
+def preview_broadcast() -> Response:
+    """Body: a broadcast spec plus `"to": [test openids]`; sends it to them through WeChat's preview API."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from . import broadcast_send
+    from .broadcast_news import NewsComposer
+
+    body = _json_body()
+    if not isinstance(body, dict):
+        return _error(415 if not request.is_json else 400, "expected a JSON object (Content-Type: application/json)")
+    to = body.pop("to", None)
+    if not isinstance(to, list) or not 1 <= len(to) <= 20 or not all(isinstance(o, str) and o for o in to):
+        return _error(400, "expected 1 to 20 test openids", "to")
+    try:
+        _name, spec, _segment = broadcasts.validate_spec(body, _ext().content)
+        refused = broadcast_send.preview(_ext().api, spec, to, compose=NewsComposer(_ext().services).payload)
+    except broadcasts.SpecError as exc:
+        return _error(400, exc.message, exc.field)
+    except (WeChatClientException, ValueError) as exc:
+        return _error(502, f"could not compose the message: {exc}")
+    g.audit_detail = {"to": len(to), "refused": refused}
+    return jsonify({"sent": len(to) - len(refused), "refused": refused})
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")

@@ -61,9 +61,14 @@ class MinuteRate:
             self.sleep(max(0.05, (minute + 1) * 60 - time.time()))
 
 
+Compose = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
 def message_payload(spec: dict[str, Any], lang: str = "zh-CN") -> dict[str, Any]:
     """The message part of a mass-send body from a validated broadcast spec, in `lang` if it has texts
-    per language."""
+    per language. News is composed (and uploaded) by `broadcast_news.NewsComposer.payload`."""
+    if "news" in spec:
+        raise ValueError("a news broadcast needs broadcast_news.NewsComposer to compose it")
     if "text" in spec:
         text = spec["text"]
         if isinstance(text, dict):
@@ -82,8 +87,10 @@ def _target(broadcast: Broadcast, batch: BroadcastBatch) -> tuple[str, dict[str,
 
 def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcast_id: int, *,
          max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
-         progress: Callable[[BroadcastBatch], None] | None = None) -> SendReport:
-    """Send every pending batch of the broadcast; safe to call again after any failure or kill."""
+         progress: Callable[[BroadcastBatch], None] | None = None, compose: Compose = message_payload) -> SendReport:
+    """Send every pending batch of the broadcast; safe to call again after any failure or kill.
+
+    `compose` builds each batch's message part (a news broadcast's uploads happen there)."""
     with db.session() as s:
         broadcast = s.get(Broadcast, broadcast_id)
         if broadcast is None:
@@ -93,12 +100,20 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
         broadcast.status = "sending"
     rate = MinuteRate(redis_client, keys.mass_send_rate(), sleep=sleep)
     report = SendReport(broadcast_id, "sending")
+    messages: dict[str, dict[str, Any]] = {}  # composed once per language and run
     for batch in broadcasts.pending(db, broadcast_id):
         with db.session() as s:  # re-read: a marketer may cancel while it sends
             if s.get(Broadcast, broadcast_id).status == "cancelled":  # type: ignore[union-attr]
                 report.status = "cancelled"
                 return report
-        error = _send_batch(db, api, rate, broadcast, batch, max_attempts, sleep)
+        lang = batch.lang or broadcasts.DEFAULT_LANG
+        try:
+            if lang not in messages:
+                messages[lang] = compose(broadcast.spec, lang)
+        except (WeChatClientException, ValueError) as exc:
+            error = f"could not compose the message: {_describe(exc)}"
+        else:
+            error = _send_batch(db, api, rate, broadcast, batch, messages[lang], max_attempts, sleep)
         if error:
             _finish(db, broadcast_id, "stopped", error)
             report.status, report.error = "stopped", error
@@ -111,25 +126,32 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
     return report
 
 
-def preview(api: Any, spec: dict[str, Any], openids: list[str]) -> list[str]:
-    """Send the message (each language's text, if it has several) to each test openid through the preview
-    API; the openids WeChat refused."""
+def preview(api: Any, spec: dict[str, Any], openids: list[str], compose: Compose = message_payload) -> list[str]:
+    """Send the message (in each of its languages) to each test openid through the preview API; the openids
+    WeChat refused. A message that cannot be composed raises (WeChatClientException or ValueError)."""
+    messages = [compose(spec, lang) for lang in broadcasts.spec_languages(spec)]
     refused = []
     for openid in openids:
         try:
-            for lang in (spec["text"] if isinstance(spec.get("text"), dict) else ["zh-CN"]):
-                api.post("message/mass/preview", data={"touser": openid, **message_payload(spec, lang)})
+            for message in messages:
+                api.post("message/mass/preview", data={"touser": openid, **message})
         except WeChatClientException as exc:
             log.warning("preview to %s refused: %s %s", openid, exc.errcode, exc.errmsg)
             refused.append(openid)
     return refused
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, WeChatClientException):
+        return f"WeChat said {exc.errcode} {exc.errmsg}" if exc.errcode is not None else "WeChat did not answer"
+    return str(exc)
+
+
 def _send_batch(db: Database, api: Any, rate: MinuteRate, broadcast: Broadcast, batch: BroadcastBatch,
-                max_attempts: int, sleep: Callable[[float], None]) -> str | None:
+                message: dict[str, Any], max_attempts: int, sleep: Callable[[float], None]) -> str | None:
     """Send one batch; None when WeChat took it, else the reason the broadcast must stop."""
     endpoint, target = _target(broadcast, batch)
-    body = {**target, **message_payload(broadcast.spec, batch.lang), "clientmsgid": batch.clientmsgid}
+    body = {**target, **message, "clientmsgid": batch.clientmsgid}
     for attempt in range(1, max_attempts + 1):
         with db.session() as s:  # committed before the call: a resumed run knows it may have gone out
             s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id)

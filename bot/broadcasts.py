@@ -63,13 +63,21 @@ class Plan:
     skipped_monthly_limit: int = 0
 
 
+def spec_languages(spec: dict[str, Any]) -> list[str]:
+    """The languages a broadcast has its message in: its texts', or a news broadcast's `languages`."""
+    texts = spec.get("text")
+    if isinstance(texts, dict):
+        return list(texts)
+    return list(spec.get("languages") or [DEFAULT_LANG])
+
+
 def language_groups(segment: Segment, spec: dict[str, Any]) -> list[tuple[str, Segment]]:
     """(language, sub-segment) pairs that together make `segment`: one per text language, zh-CN taking
     every follower whose language has no text of its own."""
-    texts = spec.get("text")
-    if not isinstance(texts, dict) or len(texts) == 1:
-        return [(DEFAULT_LANG, segment)]
-    others = tuple(lang for lang in texts if lang != DEFAULT_LANG)
+    langs = spec_languages(spec)
+    if len(langs) == 1:
+        return [(langs[0], segment)]
+    others = tuple(lang for lang in langs if lang != DEFAULT_LANG)
     groups = [(lang, replace(segment, all=False, language=lang)) for lang in others
               if segment.language in (None, lang)]
     if segment.language is None or segment.language not in others:
@@ -111,7 +119,7 @@ def create(db: Database, name: str, spec: dict, segment: Segment, created_by: st
         else:
             total, count = segment.count(db, now), 1  # WeChat itself filters who reached the limit
             s.add(BroadcastBatch(broadcast_id=bid, seq=0, clientmsgid=f"yjy-{bid}-0", openids=[], size=total,
-                                 status="pending", attempts=0))
+                                 status="pending", attempts=0, lang=spec_languages(spec)[0]))
         if total == 0:
             raise PlanError("the audience is empty: no subscribed follower matches"
                             + (" who can still receive a broadcast this month" if broadcast.skipped_monthly_limit
@@ -129,7 +137,9 @@ def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:
 
 
 # --- broadcast files ----------------------------------------------------------------------------
-SPEC_KEYS = {"name", "audience", "text", "media_id"}
+SPEC_KEYS = {"name", "audience", "text", "media_id", "news", "languages"}
+MESSAGE_KEYS = ("text", "news", "media_id")
+_LANG = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
 class SpecError(ValueError):
@@ -141,23 +151,26 @@ class SpecError(ValueError):
         self.message = message
 
 
-def validate_spec(data: Any) -> tuple[str, dict[str, Any], Segment]:
+def validate_spec(data: Any, content: Any = None) -> tuple[str, dict[str, Any], Segment]:
     """(name, spec, segment) from a broadcast file's mapping or an admin API body, or SpecError.
 
         name: 冬日首尔 12月
         audience: {channel: [kol_hallyu_01], active_days: 60}
-        text: "首尔下雪啦 ❄️ ..."          # or: media_id: <an uploaded mpnews article>
-        # or one text per follower language:  text: {zh-CN: "首尔下雪啦", en: "Snow in Seoul"}
+        text: "首尔下雪啦 ❄️ ..."          # or one text per follower language: {zh-CN: .., en: ..}
+        # or news: [{attraction: gyeongbokgung}, {campaign: winter_2026}]  (see bot.broadcast_news)
+        # or media_id: <an mpnews article already uploaded>
+
+    With `content`, the ids and thumbnails a news broadcast names are checked too.
     """
     if not isinstance(data, dict):
-        raise SpecError("", "expected a mapping with name, audience and text or media_id")
+        raise SpecError("", "expected a mapping with name, audience and text, news or media_id")
     if unknown := set(data) - SPEC_KEYS:
         raise SpecError(sorted(unknown)[0], f"unknown field; expected {', '.join(sorted(SPEC_KEYS))}")
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 120:
         raise SpecError("name", "expected a name of 1 to 120 characters")
-    if ("text" in data) == ("media_id" in data):
-        raise SpecError("", "give exactly one of text or media_id")
+    if sum(key in data for key in MESSAGE_KEYS) != 1:
+        raise SpecError("", "give exactly one of text, news or media_id")
     text = data.get("text")
     if isinstance(text, dict):  # one text per follower language; zh-CN also goes to every other language
         if not isinstance(text.get(DEFAULT_LANG), str):
@@ -169,18 +182,60 @@ def validate_spec(data: Any) -> tuple[str, dict[str, Any], Segment]:
         raise SpecError("text", "expected the message text, or a mapping of language -> text")
     if "media_id" in data and (not isinstance(data["media_id"], str) or not data["media_id"].strip()):
         raise SpecError("media_id", "expected the media_id of an uploaded article")
+    spec = dict(data)
+    if "news" in data:
+        spec["news"] = _validate_news(data["news"], content)
+    if "languages" in data:
+        spec["languages"] = _validate_languages(data)
     try:
         segment = parse_segment(data.get("audience"))
     except SegmentError as exc:
         raise SpecError(exc.field, str(exc).split(": ", 1)[1]) from None
-    return name.strip(), dict(data), segment
+    return name.strip(), spec, segment
 
 
-def load_spec(path: Path) -> tuple[str, dict[str, Any], Segment]:
+def _validate_news(value: Any, content: Any) -> list[dict[str, str]]:
+    from . import broadcast_news as news
+
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list) or not 1 <= len(items) <= news.MAX_ARTICLES:
+        raise SpecError("news", f"expected 1 to {news.MAX_ARTICLES} articles, e.g. [{{attraction: gyeongbokgung}}]")
+    for i, item in enumerate(items):
+        field = f"news.{i}" if isinstance(value, list) else "news"
+        if not isinstance(item, dict):
+            raise SpecError(field, f"expected a mapping with one of {', '.join(news.KINDS)}")
+        kinds = [k for k in news.KINDS if k in item]
+        if len(kinds) != 1:
+            raise SpecError(field, f"expected exactly one of {', '.join(news.KINDS)}")
+        if unknown := set(item) - {kinds[0], "thumb"}:
+            raise SpecError(f"{field}.{sorted(unknown)[0]}", f"unknown field; expected {kinds[0]} and thumb")
+        if not isinstance(item[kinds[0]], str) or not item[kinds[0]].strip():
+            raise SpecError(f"{field}.{kinds[0]}", f"expected the id of a {kinds[0]} in content/")
+        if "thumb" in item and not (isinstance(item["thumb"], str) and news.IMAGE_NAME.match(item["thumb"])):
+            raise SpecError(f"{field}.thumb", "expected the file name of a JPEG in content/images/, e.g. winter.jpg")
+    items = [{k: str(v).strip() for k, v in item.items()} for item in items]
+    if content is not None and (problem := news.check(items, content)):
+        i, message = problem
+        raise SpecError(f"news.{i}" if isinstance(value, list) else "news", message)
+    return items
+
+
+def _validate_languages(data: dict[str, Any]) -> list[str]:
+    langs = data["languages"]
+    if "news" not in data:
+        raise SpecError("languages", "only for news; a text names its languages itself: text: {zh-CN: .., en: ..}")
+    if not isinstance(langs, list) or not langs or not all(isinstance(v, str) and _LANG.match(v) for v in langs):
+        raise SpecError("languages", "expected a list of language codes, e.g. [zh-CN, en]")
+    if len(langs) > 1 and DEFAULT_LANG not in langs:
+        raise SpecError("languages", "several languages need zh-CN among them (followers of other languages get it)")
+    return list(dict.fromkeys(langs))
+
+
+def load_spec(path: Path, content: Any = None) -> tuple[str, dict[str, Any], Segment]:
     """`validate_spec` of a YAML file; SourceError naming the file, line and field."""
     doc = yamlfile.load(path)
     try:
-        return validate_spec(doc.data)
+        return validate_spec(doc.data, content)
     except SpecError as exc:
         raise doc.error(exc.field, exc.message) from None
 

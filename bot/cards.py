@@ -2,6 +2,7 @@
 
 - `<lang>/<name>.txt.j2`: a text reply (plain text; `<a href>` links allowed).
 - `<lang>/<name>.news.j2`: a one-article news card, with blocks title / description / url / image.
+- `<lang>/<name>.article.j2`: a broadcast article (mpnews), with blocks title / digest / content (HTML) / url.
 - `pages/<name>.html.j2`: a mobile page (HTML, autoescaped), UI strings from `content/ui/<lang>.yaml`.
 
 Everything is compiled at start-up, so a broken template stops the service with its file and line
@@ -9,6 +10,7 @@ instead of failing in front of a traveler.
 """
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,25 @@ class Cards:
                 else "".join(template.blocks[block](ctx)).strip()
                 for block in ("title", "description", "url", "image") if block in template.blocks}
         return replies.news(part["title"], part.get("description", ""), part["url"], part.get("image", ""))
+
+    def article(self, name: str, lang: str = DEFAULT_LANG, **context: Any) -> dict[str, str]:
+        """A broadcast article from `<lang>/<name>.article.j2`: title and digest as plain text, content as HTML
+        (autoescaped: content values cannot inject markup into what followers read)."""
+        template = None
+        for candidate in (lang, DEFAULT_LANG):
+            try:
+                template = self.pages.get_template(f"{candidate}/{name}.article.j2")
+                break
+            except jinja2.TemplateNotFound:
+                continue
+        if template is None:
+            raise LookupError(f"no template {name}.article for {lang} or {DEFAULT_LANG}")
+        ctx = template.new_context(self._context(lang, context))
+        block = {name: "".join(template.blocks[name](ctx)).strip() for name in ("title", "digest", "content", "url")
+                 if name in template.blocks}
+        return {"title": " ".join(html.unescape(block["title"]).split()),
+                "digest": html.unescape(block.get("digest", "")), "content": block["content"],
+                "url": html.unescape(block.get("url", ""))}
 
     def template_data(self, name: str, lang: str = DEFAULT_LANG, **context: Any) -> dict[str, dict[str, str]]:
         """Fields of a WeChat template message from `<lang>/<name>.tmsg.j2` ("field: text" lines)."""

@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import getpass
+import logging
+import os
 import sys
+from typing import Any, Callable
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+log = logging.getLogger(__name__)
 db_cli = AppGroup("db", help="Database schema.")
 
 
@@ -41,12 +47,68 @@ def products_sync() -> None:
 broadcast_cli = AppGroup("broadcast", help="Marketers' broadcasts (群发): plan, check, send, follow.")
 
 
+def audited(command: Callable[..., None]) -> Callable[..., None]:
+    """Write the command, who ran it and its exit code to the audit log the admin API writes to."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        code, error = 0, None
+        try:
+            command(*args, **kwargs)
+        except click.ClickException as exc:
+            code, error = exc.exit_code, exc.format_message()
+            raise
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            raise
+        finally:
+            _audit(click.get_current_context(), kwargs.get("created_by"), code, error)
+
+    return run
+
+
+def who(by: str | None = None) -> str:
+    """Who runs this command: `--by`, else the operating-system user."""
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return f"uid {os.getuid()}"
+
+
+def _audit(ctx: click.Context, by: str | None, code: int, error: str | None) -> None:
+    from datetime import datetime, timezone
+
+    from .db.models import AdminAudit
+
+    words = [ctx.parent.info_name if ctx.parent else "", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if value in (None, False, ()) or param.name == "created_by":
+            continue
+        if isinstance(param, click.Argument):
+            words.append(os.path.basename(str(value)))
+        else:
+            flag = param.opts[-1]
+            values = value if isinstance(value, tuple) else (value,)
+            words.extend([flag] if value is True else [f"{flag} {v}" for v in values])
+    try:
+        with current_app.extensions["yjy"].db.session() as s:
+            s.add(AdminAudit(at=datetime.now(timezone.utc), actor=f"cli:{who(by)}"[:60], method="CLI",
+                             path=" ".join(w for w in words if w)[:200], status=code,
+                             detail={"error": error[:300]} if error else {}))
+    except Exception:  # noqa: BLE001 - the command's own outcome matters more; say so in the log
+        log.exception("could not write the audit record for %s", ctx.info_name)
+
+
 @broadcast_cli.command("create")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Only print the audience size and a sample.")
-@click.option("--by", "created_by", default="cli", show_default=True, help="Who is creating it (audit).")
+@click.option("--by", "created_by", help="Who is creating it (default: your user name); kept with it and audited.")
 @click.option("--openids-csv", type=click.Path(exists=True, dir_okay=False),
               help="Also limit the audience to the openids in this CSV's first column.")
+@audited
 def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str | None) -> None:
     """Validate FILE, freeze its audience into batches (or, with --dry-run, just show the audience)."""
     from dataclasses import replace
@@ -57,7 +119,7 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
 
     ext = current_app.extensions["yjy"]
     try:
-        name, spec, segment = broadcasts.load_spec(Path(file))
+        name, spec, segment = broadcasts.load_spec(Path(file), ext.content)
         if openids_csv:
             listed = broadcasts.read_openids_csv(Path(openids_csv))
             segment = replace(segment, all=False, openids=listed)
@@ -72,7 +134,7 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
         click.echo("sample: " + (", ".join(sample) or "(nobody)"))
         return
     try:
-        plan = broadcasts.create(ext.db, name, spec, segment, created_by, now)
+        plan = broadcasts.create(ext.db, name, spec, segment, who(created_by), now)
     except broadcasts.PlanError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"broadcast {plan.broadcast_id} planned: {plan.audience:,} recipients in {plan.batches} batches "
@@ -83,19 +145,25 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
 @broadcast_cli.command("preview")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "to", multiple=True, required=True, help="A test openid (repeatable): your own phone.")
+@audited
 def broadcast_preview(file: str, to: tuple[str, ...]) -> None:
     """Send FILE's message to test openids through WeChat's preview API, before planning it."""
     from pathlib import Path
 
+    from wechatpy.exceptions import WeChatClientException
+
     from . import broadcast_send, broadcasts
+    from .broadcast_news import NewsComposer
     from .yamlfile import SourceError
 
     ext = current_app.extensions["yjy"]
     try:
-        _name, spec, _segment = broadcasts.load_spec(Path(file))
+        _name, spec, _segment = broadcasts.load_spec(Path(file), ext.content)
+        refused = broadcast_send.preview(ext.api, spec, list(to), compose=NewsComposer(ext.services).payload)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
-    refused = broadcast_send.preview(ext.api, spec, list(to))
+    except (WeChatClientException, ValueError) as exc:
+        raise click.ClickException(f"could not compose the message: {exc}") from None
     click.echo(f"preview sent to {len(to) - len(refused)} of {len(to)}"
                + (f"; refused: {', '.join(refused)}" if refused else ""))
     if refused:
@@ -105,6 +173,7 @@ def broadcast_preview(file: str, to: tuple[str, ...]) -> None:
 @broadcast_cli.command("tag")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", "tag_name", required=True, help="The WeChat tag to create (or reuse) and apply.")
+@audited
 def broadcast_tag(file: str, tag_name: str) -> None:
     """Tag FILE's audience on WeChat (and here), so a send-by-tag reaches the same followers."""
     from pathlib import Path
@@ -114,7 +183,7 @@ def broadcast_tag(file: str, tag_name: str) -> None:
 
     ext = current_app.extensions["yjy"]
     try:
-        _name, _spec, segment = broadcasts.load_spec(Path(file))
+        _name, _spec, segment = broadcasts.load_spec(Path(file), ext.content)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     total = segment.count(ext.db, ext.clock.now())
@@ -127,16 +196,19 @@ def broadcast_tag(file: str, tag_name: str) -> None:
 @click.argument("broadcast_id", type=int)
 @click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M"]), help="Schedule (Asia/Seoul), e.g. 2026-12-01T10:00")
+@audited
 def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ignore[no-untyped-def]
     """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
     from . import broadcast_send, broadcasts
+    from .broadcast_news import NewsComposer
     from .places import SEOUL
 
     ext = current_app.extensions["yjy"]
     if inline:
         with click.progressbar(length=len(_pending(broadcast_id)), label="batches") as bar:
             report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id,
-                                         progress=lambda _batch: bar.update(1))
+                                         progress=lambda _batch: bar.update(1),
+                                         compose=NewsComposer(ext.services).payload)
         click.echo(f"{report.status}: {len(report.sent)} batches sent" + (f" - {report.error}" if report.error else ""))
         if report.status == "stopped":
             raise SystemExit(1)
@@ -184,6 +256,7 @@ def broadcast_status(broadcast_id: int) -> None:
 
 @broadcast_cli.command("cancel")
 @click.argument("broadcast_id", type=int)
+@audited
 def broadcast_cancel(broadcast_id: int) -> None:
     """Stop a broadcast: batches not yet sent never go out (sent ones cannot be recalled here)."""
     from . import broadcasts

@@ -34,6 +34,7 @@ class Coupon:
     products: frozenset[str]  # empty: every product
     valid_from: date
     valid_until: date
+    claim_word: str = ""  # the first word as written, to print in a campaign ("回复「首尔冬日」领取")
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day <= self.valid_until
@@ -105,7 +106,7 @@ def load_coupons(path: Path, product_ids: set[str]) -> Coupons:
             id=cid, name={k: str(v) for k, v in name.items()}, words=frozenset(words),
             qrscenes=frozenset(str(s) for s in raw.get("qrscenes") or []), discount_krw=krw, percent=percent,
             max_krw=cap, min_total_krw=int(raw.get("min_total_krw") or 0), products=frozenset(products),
-            valid_from=start, valid_until=end)
+            valid_from=start, valid_until=end, claim_word=str((raw.get("words") or [""])[0]).strip())
     return Coupons(items)
 
 

@@ -78,7 +78,9 @@ def send_booking_confirmation(ref: str) -> str:
 def send_broadcast(broadcast_id: int) -> str:
     """Send (or resume) a planned broadcast on a worker; its batches make a re-run safe."""
     from . import broadcast_send
+    from .broadcast_news import NewsComposer
 
     ext = current_app.extensions["yjy"]
-    report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id)
+    report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id,
+                                 compose=NewsComposer(ext.services).payload)
     return f"{report.status}: {len(report.sent)} batches sent{f' ({report.error})' if report.error else ''}"

@@ -29,6 +29,10 @@ class Keys:
     def access_token_lock(self) -> str:
         return f"{self.base}:access_token:lock"
 
+    def news_media(self, digest: str) -> str:
+        """media_id of uploaded news articles, by the hash of the articles."""
+        return f"{self.base}:news_media:{digest}"
+
     def mass_send_rate(self) -> str:
         """Prefix of the per-minute counters of mass-send calls (WeChat allows 60 a minute)."""
         return f"{self.base}:mass_rate"

@@ -88,14 +88,22 @@ class SharedTokenClient(WeChatClient):
         params = dict(kwargs.pop("params", None) or {})
         params["access_token"] = token
         try:
-            return super()._request(method, url_or_endpoint, params=params, **kwargs)
+            return self._call(method, url_or_endpoint, params=params, **kwargs)
         except WeChatClientException as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
             log.info("access token rejected (%s), expiring it and retrying once", exc.errcode)
             self._expire_if_same(keys=[self.keys.access_token()], args=[token])
             params["access_token"] = self.access_token
-            return super()._request(method, url_or_endpoint, params=params, **kwargs)
+            return self._call(method, url_or_endpoint, params=params, **kwargs)
+
+    def _call(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
+        # wechatpy turns HTTP error statuses into WeChatClientException but lets a timeout or a refused
+        # connection escape as a requests error; callers handle one kind of failure.
+        try:
+            return super()._request(method, url_or_endpoint, **kwargs)
+        except requests.RequestException as exc:
+            raise WeChatClientException(None, f"{type(exc).__name__}: {exc}", client=self) from exc
 
     def send_custom(self, payload: dict[str, Any]) -> Any:
         """Customer-service (kf) message: a reply delivered after the passive-reply window."""

@@ -46,7 +46,7 @@ def test_validation_errors_name_the_field(admin):
     bad = call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"active_days": -1}, "text": "hi"})
     assert bad.status_code == 400 and bad.json["field"] == "audience.active_days"
     assert call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"all": True}}).json["error"] \
-        == "give exactly one of text or media_id"
+        == "give exactly one of text, news or media_id"
     assert call(admin, "POST", "/broadcasts", data="name=x").status_code == 415
     assert call(admin, "POST", "/broadcasts", data="{not json", content_type="application/json").status_code == 400
 
@@ -88,3 +88,18 @@ def test_send_is_queued_for_the_worker(admin, fake_api):
             SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
     assert call(admin, "GET", f"/broadcasts/{bid}").json["status"] == "sent"
     assert len(fake_api.mass_sends()) == 1
+
+
+def test_preview_sends_a_news_spec_to_test_openids(admin, fake_api):
+    spec = {"name": "冬日", "audience": {"all": True}, "news": [{"attraction": "gyeongbokgung"}]}
+    bad = call(admin, "POST", "/broadcasts/preview", json={**spec, "to": []})
+    assert bad.status_code == 400 and bad.json["field"] == "to"
+    unknown = call(admin, "POST", "/broadcasts/preview", json={**spec, "news": [{"product": "x"}], "to": ["o-m"]})
+    assert unknown.status_code == 400 and unknown.json == {"error": "no product 'x' in content/", "field": "news.0"}
+    ok = call(admin, "POST", "/broadcasts/preview", json={**spec, "to": ["o-marketer"]})
+    assert ok.status_code == 200 and ok.json == {"sent": 1, "refused": []}
+    (preview,) = fake_api.calls_to("message/mass/preview")
+    assert preview.body["msgtype"] == "mpnews" and preview.body["touser"] == "o-marketer"
+    with admin.extensions["yjy"].db.session() as s:
+        rows = [(a.path, a.status, a.detail) for a in s.scalars(select(AdminAudit).order_by(AdminAudit.id))]
+    assert rows[-1] == ("/admin/api/broadcasts/preview", 200, {"to": 1, "refused": []})

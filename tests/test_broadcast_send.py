@@ -94,6 +94,19 @@ def test_transient_errors_are_retried(ext, fake_api):
     assert batch.attempts == 3 and len(fake_api.mass_sends()) == 1
 
 
+def test_a_timed_out_call_is_retried_and_wechats_late_acceptance_counts_once(ext, fake_api):
+    seed(ext, 4)
+    p = plan(ext)
+    ext.api.timeout = 0.3
+    fake_api.fail("message/mass/send", delay=1.0)  # WeChat takes the batch but answers after our timeout
+    report = run(ext, p.broadcast_id)
+    assert report.status == "sent"
+    (batch,) = batches_of(ext, p.broadcast_id)
+    calls = fake_api.calls_to("message/mass/send")
+    assert batch.attempts == 2 and len(fake_api.mass_sends()) == 1
+    assert calls[1].response["errcode"] == 45065 and batch.msg_id == str(calls[0].response["msg_id"])
+
+
 def test_quota_error_stops_with_the_reason_and_resume_sends_the_rest(ext, fake_api):
     seed(ext, 10_001)
     p = plan(ext)

@@ -172,16 +172,16 @@ class MassReceipt(Base):
 
 
 class AdminAudit(Base):
-    """Who did what through the admin API (the token is named by a hash prefix, never stored)."""
+    """Who did what through the admin API or the CLI (a token is named by a hash prefix, never stored)."""
 
     __tablename__ = "admin_audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(16))  # "token:<8 hex of its sha256>"
-    method: Mapped[str] = mapped_column(String(8))
-    path: Mapped[str] = mapped_column(String(200))
-    status: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(60))  # "token:<8 hex of its sha256>" or "cli:<who>"
+    method: Mapped[str] = mapped_column(String(8))  # the HTTP method, or "CLI"
+    path: Mapped[str] = mapped_column(String(200))  # the API path, or the command line
+    status: Mapped[int] = mapped_column(Integer)  # the HTTP status, or the command's exit code
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
@@ -193,3 +193,16 @@ class FollowerInterest(Base):
     openid: Mapped[str] = mapped_column(String(64), primary_key=True)
     category: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WeChatMedia(Base):
+    """A file uploaded to WeChat as permanent material (a news thumbnail), by the hash of its bytes,
+    so it is uploaded once however many broadcasts use it."""
+
+    __tablename__ = "wechat_media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # WeChat's material type: thumb, image
+    media_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))  # the file it came from, for people reading the table
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,11 +1,13 @@
 """A fake WeChat API server on 127.0.0.1: real HTTP, recorded calls, injectable errors.
 
 Covers what the service calls: token / stable_token, customer-service send, user info, mass send
-(by tag, by openid list), preview, menu create, tags. Errors are injected per endpoint, in order:
+(by tag, by openid list), preview, menu create, tags, thumbnail upload (material/add_material, multipart)
+and news upload (media/uploadnews). Like WeChat, it refuses news whose thumb_media_id it never issued and
+mass sends whose mpnews media_id it never issued (40007). Errors are injected per endpoint, in order:
 
     api.fail("message/custom/send", errcode=45047)       # next call gets this WeChat error
     api.fail("message/custom/send", status=502)          # ... or this HTTP status
-    api.fail("message/custom/send", delay=2.0)           # ... or is answered late
+    api.fail("message/custom/send", delay=2.0)           # ... or is done, but answered late
     api.expire_token()                                    # current token now gets 40001
 """
 from __future__ import annotations
@@ -15,6 +17,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -50,7 +54,8 @@ class FakeWeChatAPI:
         self._valid_tokens: set[str] = set()
         self._msg_ids = iter(range(1000, 10**9, 2))
         self._mass_by_client_id: dict[Any, int] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.media: dict[str, Any] = {}  # media_id -> what was uploaded (bytes of a thumb, articles of news)
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -88,6 +93,7 @@ class FakeWeChatAPI:
             self.calls.clear()
             self._faults.clear()
             self._mass_by_client_id.clear()
+            self.media.clear()
 
     def mass_sends(self) -> list[Call]:
         """Mass-send calls WeChat accepted (not the refused duplicates)."""
@@ -112,15 +118,14 @@ class FakeWeChatAPI:
         call = Call(path, query, body)
         with self._lock:
             self.calls.append(call)
-        call.status, call.response = self._answer(path, query, body)
-        return call.status, call.response
-
-    def _answer(self, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
-        with self._lock:
             queue = self._faults.get(path) or []
             fault = queue.pop(0) if queue else None
-        if fault and fault.delay:
+        call.status, call.response = self._answer(path, query, body, fault)
+        if fault and fault.delay:  # WeChat did the work; only its answer is late (a caller may time out)
             time.sleep(fault.delay)
+        return call.status, call.response
+
+    def _answer(self, path: str, query: dict[str, str], body: Any, fault: _Fault | None) -> tuple[int, dict[str, Any]]:
         if fault and fault.status != 200:
             return fault.status, {"errcode": -1, "errmsg": "system error"}
         if fault and fault.errcode:
@@ -139,6 +144,22 @@ class FakeWeChatAPI:
         if path == "user/info":
             return 200, {"subscribe": 1, "openid": query.get("openid"), "language": "zh_CN",
                          "subscribe_time": int(time.time()), "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
+        if path == "material/add_material":
+            return self._add_material(query, body)
+        if path == "media/uploadnews":
+            articles = (body or {}).get("articles") if isinstance(body, dict) else None
+            if not isinstance(articles, list) or not 1 <= len(articles) <= 8:
+                return 200, {"errcode": 45008, "errmsg": "article size out of limit"}
+            for article in articles:
+                if article.get("thumb_media_id") not in self.media:
+                    return 200, {"errcode": 40007, "errmsg": "invalid media_id"}
+                if not article.get("title") or not article.get("content"):
+                    return 200, {"errcode": 44003, "errmsg": "empty news data"}
+            media_id = self._new_media_id("news", articles)
+            return 200, {"type": "news", "media_id": media_id, "created_at": int(time.time())}
+        if isinstance(body, dict) and body.get("msgtype") == "mpnews" \
+                and (body.get("mpnews") or {}).get("media_id") not in self.media:
+            return 200, {"errcode": 40007, "errmsg": "invalid media_id"}
         if path in ("message/mass/sendall", "message/mass/send"):
             client_id = body.get("clientmsgid") if isinstance(body, dict) else None
             with self._lock:
@@ -153,6 +174,26 @@ class FakeWeChatAPI:
             return 200, {"tag": {"id": next(self._msg_ids), "name": (body or {}).get("tag", {}).get("name")}}
         return 200, {"errcode": 0, "errmsg": "ok"}
 
+    def _add_material(self, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        if query.get("type") not in ("image", "thumb", "voice", "video"):
+            return 200, {"errcode": 40004, "errmsg": "invalid media type"}
+        upload = body.get("media") if isinstance(body, dict) else None
+        if not isinstance(upload, bytes) or not upload:
+            return 200, {"errcode": 41005, "errmsg": "media data missing"}
+        if query["type"] == "thumb":
+            if not upload.startswith(b"\xff\xd8\xff"):
+                return 200, {"errcode": 40005, "errmsg": "invalid file type"}
+            if len(upload) > 64 * 1024:
+                return 200, {"errcode": 40006, "errmsg": "invalid meida size"}
+        media_id = self._new_media_id(query["type"], upload)
+        return 200, {"media_id": media_id, "url": f"http://mmbiz.example/{media_id}"}
+
+    def _new_media_id(self, kind: str, what: Any) -> str:
+        media_id = f"{kind.upper()}_{secrets.token_hex(12)}"
+        with self._lock:
+            self.media[media_id] = what
+        return media_id
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -163,10 +204,14 @@ class FakeWeChatAPI:
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                try:
-                    body: Any = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode("utf-8", "replace")
+                body: Any
+                if (self.headers.get("Content-Type") or "").startswith("multipart/form-data"):
+                    body = _form_files(self.headers["Content-Type"], raw)
+                else:
+                    try:
+                        body = json.loads(raw) if raw else None
+                    except ValueError:
+                        body = raw.decode("utf-8", "replace")
                 status, payload = fake._respond(path, query, body)
                 data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
                 self.send_response(status)
@@ -181,3 +226,18 @@ class FakeWeChatAPI:
                 pass
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a caller that timed out and hung up
+            super().handle_error(request, client_address)
+
+
+def _form_files(content_type: str, raw: bytes) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body, by field name."""
+    message = BytesParser(policy=default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+            for part in message.iter_parts()}
