@@ -14,6 +14,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from . import replay_cli
+
 log = logging.getLogger(__name__)
 db_cli = AppGroup("db", help="Database schema.")
 
@@ -298,13 +300,16 @@ def register(app: Flask) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`yijiyou run`: the bot on embedded defaults, for a laptop with no servers."""
+    """`yijiyou run`: the bot on embedded defaults, for a laptop with no servers; `yijiyou replay`: fixtures."""
     parser = argparse.ArgumentParser(prog="yijiyou", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the bot on embedded defaults (SQLite, in-process Redis)")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=5000)
+    replay_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "replay":
+        return replay_cli.run(args)
 
     from . import create_app
     from .config import ConfigError, load_config

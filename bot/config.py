@@ -5,6 +5,7 @@ print a secret's value.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -177,6 +178,13 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, st
     return sources
 
 
+def _is_base64(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False
+
+
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None, dev: bool | None = None) -> Config:
     """Load and validate the configuration.
@@ -214,8 +222,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     if mode not in ("plain", "compatible", "safe"):
         raise r.error("wechat.mode", "must be plain, compatible or safe")
     aes_key = r.str("wechat.encoding_aes_key", required=mode == "safe")
-    if aes_key and len(aes_key) != 43:
-        raise r.error("wechat.encoding_aes_key", f"must be 43 characters (got {len(aes_key)})")
+    if aes_key and (len(aes_key) != 43 or not _is_base64(aes_key + "=")):
+        raise r.error("wechat.encoding_aes_key", f"must be 43 letters, digits, + or / as the MP admin shows it "
+                                                 f"(got {len(aes_key)} characters)")
     token = r.str("wechat.token")
     if not token.isalnum() or not 3 <= len(token) <= 32:
         raise r.error("wechat.token", "must be 3 to 32 letters or digits (as WeChat requires)")

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _generate() -> dict[str, str]:
+def generate() -> dict[str, str]:
+    """A WeChat token, EncodingAESKey and appsecret of the shapes WeChat uses."""
     alphabet = string.ascii_letters + string.digits
     return {
         "token": "".join(secrets.choice(alphabet) for _ in range(32)),
@@ -23,7 +24,7 @@ def fill_dev_secrets(data: dict[str, Any], store: Path) -> None:
     try:
         saved = json.loads(store.read_text())
     except (OSError, ValueError):
-        saved = _generate()
+        saved = generate()
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(saved))
         store.chmod(0o600)

@@ -104,6 +104,17 @@ class FileRatesProvider:
             raise RatesError(str(doc.error(key, str(exc).split(": ", 1)[1]))) from None
 
 
+class StaticRatesProvider:
+    """Fixed rates, as of a given time: what a replayed conversation fixture runs with."""
+
+    def __init__(self, rates: dict[str, Decimal], as_of: datetime, source: str = "conversation fixture") -> None:
+        self.table = RateTable("KRW", as_of, source, dict(rates))
+        self.name = source
+
+    def load(self) -> RateTable:
+        return self.table
+
+
 class HttpRatesProvider:
     """A JSON endpoint answering {"base": "KRW", "as_of": ..., "source": ..., "rates": {...}}."""
 

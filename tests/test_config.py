@@ -66,6 +66,7 @@ def test_bot_config_selects_the_file_and_env_overrides_secrets(tmp_path):
 
 @pytest.mark.parametrize("old,new,key,line", [
     (f"encoding_aes_key: {GOOD_KEY}", "encoding_aes_key: tooShort", "wechat.encoding_aes_key", 6),
+    (f"encoding_aes_key: {GOOD_KEY}", f"encoding_aes_key: {GOOD_KEY[:-2]}-_", "wechat.encoding_aes_key", 6),
     ("url: redis://127.0.0.1:6379/0", "url: http://127.0.0.1", "redis.url", 20),
     ("url: postgresql://u@db/x", "url: mysql://u@db/x", "database.url", 23),
     ("  token: tok123456\n", "", "wechat.token", 2),
@@ -88,7 +89,7 @@ def test_errors_from_the_environment_name_the_variable_not_the_value(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={"WECHAT_ENCODING_AES_KEY": "SECRET-BUT-WRONG-LENGTH"})
     message = str(info.value)
-    assert "WECHAT_ENCODING_AES_KEY" in message and "43 characters" in message
+    assert "WECHAT_ENCODING_AES_KEY" in message and "must be 43 letters" in message
     assert "SECRET-BUT-WRONG-LENGTH" not in message
 
 

@@ -8,33 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import Clock
-from bot.testing import conversations
-from tests.conftest import WeChat
+from bot.testing import conversations, replay
 
 FILES = sorted((Path(__file__).resolve().parent / "conversations").glob("*.yaml"))
 ALL = [c for path in FILES for c in conversations.load(path)]
 
 
 @pytest.mark.parametrize("conversation", ALL, ids=[c.id for c in ALL])
-def test_conversation(conversation, app, openid):
-    services = app.extensions["yjy"].services
-    services.clock = Clock(conversation.clock)
-    state = dict(conversation.state or {})
-    if conversation.lang:
-        state["lang"] = conversation.lang
-    if state:
-        services.store.finish(None, openid, state, 0, "")
-    wx = WeChat(app)
-
-    def send(xml: str) -> str:
-        response = wx.post(xml)
-        assert response.status_code == 200, response.data
-        return wx.sender.read_reply(response.data)
-
-    failures = conversations.run(conversation, send, lambda: services.store.load(openid), openid)
-    if failures:
-        pytest.fail("\n".join(str(f) for f in failures), pytrace=False)
+def test_conversation(conversation, app):
+    result = replay.play(conversation, replay.InProcess(app))
+    if not result.passed:
+        pytest.fail(replay.format_result(result, verbose=False), pytrace=False)
 
 
 def test_there_are_enough_traveler_utterances():

@@ -1,40 +1,44 @@
 """Conversation fixtures: YAML "stories" of user turns and checks on each reply.
 
-    defaults: {clock: "2026-05-01T10:00:00+09:00", lang: zh-CN}
+    defaults: {clock: "2026-05-01T10:00:00+09:00", lang: zh-CN, rates: {CNY: 200.0}}
     fixtures:
       has_location: {loc: {lat: 37.5636, lng: 126.9827, label: 明洞}}
     conversations:
       - name: palace_hours
         fixture: has_location          # optional starting state
-        clock: "2026-05-05T08:00:00+09:00"   # optional, overrides defaults
+        clock: "2026-05-05T08:00:00+09:00"   # optional, overrides defaults (so may lang and rates)
         steps:
           - send: {text: 景福宫几点开门}
             expect: {type: news, title_contains: 景福宫, url_regex: "/p/attractions/gyeongbokgung"}
 
 Turns (`send`): text, voice (recognition text), location {lat, lng, label}, event (subscribe with
 scene, unsubscribe, LOCATION with lat/lng, CLICK with key ...), click (menu key), image.
-Checks (`expect`): type (text | news), contains / not_contains (string or list, on the text or on
-the news title + description), regex, title_contains, url_regex, no_reply, state (a mapping of keys
-that must match, or null for "no conversation state").
-Errors in a fixture file name the file and line.
+Checks (`expect`): type (text | news), equals (the whole text; a failure shows a diff), contains /
+not_contains (string or list, on the text or on the news title + description), regex, title /
+title_contains, url_regex, no_reply, state (a mapping of keys that must match, or null for "no
+conversation state"). `rates` are KRW per unit of each currency, as of the clock.
+Errors in a fixture file name the file and line. `bot.testing.replay` plays them.
 """
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import yamlfile
 from ..protocol import parse_xml
-from ..yamlfile import Located, SourceError
+from ..yamlfile import Located
 from . import sender as build
 
 SEND_KINDS = {"text", "voice", "location", "event", "click", "image"}
-EXPECT_KEYS = {"type", "contains", "not_contains", "regex", "title_contains", "url_regex", "no_reply", "state"}
+EXPECT_KEYS = {"type", "equals", "contains", "not_contains", "regex", "title", "title_contains", "url_regex",
+               "no_reply", "state"}
 _ids = itertools.count(int(time.time()) * 1000)
 
 
@@ -42,7 +46,8 @@ _ids = itertools.count(int(time.time()) * 1000)
 class Step:
     send: dict[str, Any]
     expect: dict[str, Any]
-    line: int
+    line: int  # of the turn
+    expect_line: int = 0  # of its checks: where a failed check points
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Conversation:
     clock: datetime | None = None
     state: dict[str, Any] | None = None
     lang: str | None = None
+    rates: dict[str, Decimal] | None = None  # KRW per unit
 
     @property
     def id(self) -> str:
@@ -72,6 +78,25 @@ def _clock(doc: Located, value: Any, path: str) -> datetime | None:
     return parsed
 
 
+def _rates(doc: Located, value: Any, path: str) -> dict[str, Decimal] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise doc.error(path, "rates map currency codes to KRW per unit, e.g. {CNY: 202.41}")
+    rates = {}
+    for code, rate in value.items():
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{3}", code):
+            raise doc.error(path, f"{code!r} is not a currency code")
+        try:
+            number = Decimal(str(rate))
+        except ArithmeticError:
+            number = Decimal(0)
+        if isinstance(rate, bool) or not number.is_finite() or number <= 0:
+            raise doc.error(f"{path}.{code}", f"expected KRW per {code.upper()} as a positive number, got {rate!r}")
+        rates[code.upper()] = number
+    return rates
+
+
 def load(path: Path) -> list[Conversation]:
     doc = yamlfile.load(path)
     data = doc.data
@@ -82,6 +107,7 @@ def load(path: Path) -> list[Conversation]:
     if not isinstance(defaults, dict) or not isinstance(fixtures, dict):
         raise doc.error("defaults", "defaults and fixtures must be mappings")
     default_clock = _clock(doc, defaults.get("clock"), "defaults.clock")
+    default_rates = _rates(doc, defaults.get("rates"), "defaults.rates")
     out, names = [], set()
     for i, conv in enumerate(data["conversations"]):
         p = f"conversations.{i}"
@@ -104,27 +130,40 @@ def load(path: Path) -> list[Conversation]:
             kinds = set(step["send"]) & SEND_KINDS
             if len(kinds) != 1:
                 raise doc.error(f"{sp}.send", f"send exactly one of {sorted(SEND_KINDS)}, got {sorted(step['send'])}")
+            try:
+                message_for(step["send"], "oValidateOnly")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise doc.error(f"{sp}.send", f"incomplete {next(iter(kinds))} turn: missing or bad {exc}") from None
             expect = step.get("expect") or {}
-            if not isinstance(expect, dict) or set(expect) - EXPECT_KEYS:
+            if not isinstance(expect, dict):
+                raise doc.error(f"{sp}.expect", "expected a mapping of checks, e.g. {type: text, contains: 景福宫}")
+            if set(expect) - EXPECT_KEYS:
                 raise doc.error(f"{sp}.expect", f"unknown check(s) {sorted(set(expect) - EXPECT_KEYS)}; "
                                                 f"known: {sorted(EXPECT_KEYS)}")
             if expect.get("type") not in (None, "text", "news"):
                 raise doc.error(f"{sp}.expect.type", "type is text or news")
+            if "state" in expect and not isinstance(expect["state"], (dict, type(None))):
+                raise doc.error(f"{sp}.expect.state", "expected a mapping of state keys, or null for no state")
             for key in ("regex", "url_regex"):
                 if key in expect:
                     try:
                         re.compile(str(expect[key]))
                     except re.error as exc:
                         raise doc.error(f"{sp}.expect.{key}", f"bad regular expression: {exc}") from None
-            steps.append(Step(step["send"], expect, doc.line(sp) or 0))
+            steps.append(Step(step["send"], expect, doc.line(sp) or 0, doc.line(f"{sp}.expect") or doc.line(sp) or 0))
         state = dict(fixtures[fixture]) if fixture else None
+        if "state" in conv:  # a recorded fixture carries its starting state inline
+            if not isinstance(conv["state"], dict):
+                raise doc.error(f"{p}.state", "expected a mapping")
+            state = {**(state or {}), **conv["state"]}
         out.append(Conversation(conv["name"], str(path), doc.line(p) or 0, steps,
                                 _clock(doc, conv.get("clock"), f"{p}.clock") or default_clock, state,
-                                conv.get("lang") or defaults.get("lang")))
+                                conv.get("lang") or defaults.get("lang"),
+                                _rates(doc, conv.get("rates"), f"{p}.rates") if "rates" in conv else default_rates))
     return out
 
 
-def message_for(send: dict[str, Any], openid: str, line: int, file: str) -> str:
+def message_for(send: dict[str, Any], openid: str) -> str:
     """The XML WeChat would POST for one `send:` turn."""
     if "text" in send:
         return build.text(openid, str(send["text"]), msg_id=next(_ids))
@@ -150,16 +189,6 @@ def message_for(send: dict[str, Any], openid: str, line: int, file: str) -> str:
         extra = {"Latitude": send["lat"], "Longitude": send["lng"], "Precision": 30}
     # Events dedup on sender + time + event + key: a distinct time per turn keeps turns distinct.
     return build.event(openid, event, key, create_time=int(time.time()) + next(_ids) % 1000, **extra)
-
-
-@dataclass
-class Failure:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
 
 
 @dataclass
@@ -199,6 +228,10 @@ def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) ->
             problems.append(f"expected the reply NOT to contain {needle!r}\n  reply was: {reply.text!r}")
     if "regex" in expect and not re.search(str(expect["regex"]), reply.text):
         problems.append(f"expected the reply to match /{expect['regex']}/\n  reply was: {reply.text!r}")
+    if "equals" in expect and reply.text != str(expect["equals"]):
+        problems.append("expected the reply to be exactly (diff):\n" + unified_diff(str(expect["equals"]), reply.text))
+    if "title" in expect and reply.title != str(expect["title"]):
+        problems.append(f"expected the news title {expect['title']!r}, got {reply.title!r}")
     if "title_contains" in expect and str(expect["title_contains"]) not in reply.title:
         problems.append(f"expected the news title to contain {expect['title_contains']!r}, got {reply.title!r}")
     if "url_regex" in expect and not re.search(str(expect["url_regex"]), reply.url):
@@ -216,17 +249,6 @@ def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) ->
     return problems
 
 
-def run(conversation: Conversation, send: Callable[[str], str],
-        read_state: Callable[[], dict[str, Any] | None] | None, openid: str) -> list[Failure]:
-    """Play one conversation through `send` (XML in, reply XML out); collect every failed check."""
-    failures = []
-    for step in conversation.steps:
-        try:
-            xml = message_for(step.send, openid, step.line, conversation.file)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SourceError(conversation.file, step.line, f"incomplete send: {exc}") from None
-        reply = Reply.parse(send(xml))
-        state = read_state() if read_state and "state" in step.expect else None
-        failures += [Failure(conversation.file, step.line, f"{step.send}: {p}")
-                     for p in check(step.expect, reply, state)]
-    return failures
+def unified_diff(expected: str, actual: str) -> str:
+    return "\n".join(difflib.unified_diff(expected.splitlines(), actual.splitlines(), "expected", "reply",
+                                          lineterm="", n=2))
