@@ -52,6 +52,12 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    if config.simulator:
+        from . import simulator
+
+        app.register_blueprint(simulator.bp)
+        if not config.dev:
+            log.warning("the chat simulator is on at /simulator: anyone who reaches it can chat as any openid")
     cli.register(app)
     log.info("app ready: redis=%s database=%s mode=%s", "embedded" if config.embedded_redis else "server",
              ext.db.engine.dialect.name, config.wechat.mode)

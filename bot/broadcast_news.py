@@ -106,7 +106,7 @@ class NewsComposer:
 
     def articles(self, items: list[dict[str, str]], lang: str) -> list[dict[str, Any]]:
         """The articles as WeChat takes them, in `lang`; thumbnails uploaded if new."""
-        return [{**self._article(item, lang), "thumb_media_id": self.thumb_media_id(thumb_path(self.s.content.dir, item)),
+        return [{**self.article(item, lang), "thumb_media_id": self.thumb_media_id(thumb_path(self.s.content.dir, item)),
                  "show_cover_pic": 0, "need_open_comment": 0}
                 for item in items]
 
@@ -150,7 +150,8 @@ class NewsComposer:
         log.info("uploaded thumbnail %s as %s", path.name, media_id)
         return media_id
 
-    def _article(self, item: dict[str, str], lang: str) -> dict[str, str]:
+    def article(self, item: dict[str, str], lang: str) -> dict[str, str]:
+        """One article as WeChat takes it, without its thumbnail (a preview shows it from content/images/)."""
         content, cards, base = self.s.content, self.s.cards, self.s.config.public_base_url
         kind = next(k for k in KINDS if k in item)
         subject = _subject(content, kind, item[kind])

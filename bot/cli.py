@@ -270,6 +270,38 @@ def broadcast_cancel(broadcast_id: int) -> None:
     click.echo(f"broadcast {broadcast_id} cancelled")
 
 
+menu_cli = AppGroup("menu", help="The WeChat custom menu (content/menu.yaml).")
+
+
+@menu_cli.command("show")
+def menu_show() -> None:
+    """Print the menu as WeChat's menu/create body."""
+    import json
+
+    ext = current_app.extensions["yjy"]
+    click.echo(json.dumps(ext.content.menu.to_wechat(ext.config.public_base_url), ensure_ascii=False, indent=2))
+
+
+@menu_cli.command("push")
+@audited
+def menu_push() -> None:
+    """Replace the account's menu with content/menu.yaml (WeChat shows it to followers within minutes)."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from .menu import unanswered
+
+    ext = current_app.extensions["yjy"]
+    menu = ext.content.menu
+    if missing := unanswered(menu, ext.dispatcher):
+        raise click.ClickException("; ".join(f"{menu.file}, line {line}: no handler answers click key {key}"
+                                             for key, line in missing))
+    try:
+        ext.api.post("menu/create", data=menu.to_wechat(ext.config.public_base_url))
+    except WeChatClientException as exc:
+        raise click.ClickException(f"WeChat refused the menu: {exc.errcode} {exc.errmsg}") from None
+    click.echo(f"menu pushed: {len(menu.buttons)} buttons, {len(menu.keys())} keys ({menu.file})")
+
+
 @click.command("routing")
 @with_appcontext
 def routing() -> None:
@@ -295,6 +327,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(products_cli)
     app.cli.add_command(broadcast_cli)
+    app.cli.add_command(menu_cli)
     app.cli.add_command(routing)
     app.cli.add_command(worker)
 
@@ -315,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError, load_config
 
     try:
-        config = load_config(dev=True, overrides={"public_base_url": f"http://{args.host}:{args.port}"})
+        config = load_config(dev=True, overrides={"public_base_url": f"http://{args.host}:{args.port}",
+                                                  "simulator.enabled": True})
         app = create_app(config)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -328,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
   EncodingAESKey   : {w.encoding_aes_key}
   AppID            : {w.appid}
   message mode     : {w.mode}
+  chat simulator   : http://{args.host}:{args.port}/simulator
 Paste these into the WeChat test account's "接口配置信息" (behind a tunnel), or drive it with the tests.
 """, flush=True)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)

@@ -96,6 +96,7 @@ class Config:
     queue_name: str
     rates: RatesConfig
     bookings: BookingsConfig
+    simulator: bool = False  # /simulator: a chat page for testers; never on in production
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -143,6 +144,14 @@ class _Reader:
         if not low <= value <= high:
             raise self.error(key, f"must be between {low} and {high}, got {value}")
         return kind(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false")
+        return value
 
     def url(self, key: str, schemes: tuple[str, ...]) -> str:
         value = self.str(key)
@@ -299,5 +308,6 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         queue_name=r.str("jobs.queue", required=False, default="yjy"),
         rates=rates,
         bookings=bookings,
+        simulator=r.flag("simulator.enabled"),
         secrets=secrets,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from .coupons import Coupons, load_coupons
 from .info import Topics
 from .intents import IntentMatcher
+from .menu import Menu, load_menu
 from .money import MoneyParser
 from .nlu import Categories, PlaceIndex, Understander
 from .places import Places, load_places
@@ -38,6 +39,7 @@ class Content:
     products: Catalogue
     coupons: Coupons
     understander: Understander
+    menu: Menu
 
     @classmethod
     def load(cls, directory: Path) -> "Content":
@@ -68,4 +70,5 @@ class Content:
         coupons = load_coupons(directory / "coupons.yaml", set(products.items))
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
                    products, coupons,
-                   Understander(intents, PlaceIndex(places), categories, money, topics, products, coupons))
+                   Understander(intents, PlaceIndex(places), categories, money, topics, products, coupons),
+                   load_menu(directory / "menu.yaml"))

@@ -153,6 +153,10 @@ class Dispatcher:
             return Decision(None, f"unknown message type {msg.kind}")
         return Decision(self.table.get(("fallback", "*")), "fallback")
 
+    def answers_click(self, key: str) -> bool:
+        """Whether a menu key reaches a handler (else the traveler would get the fallback reply)."""
+        return ("click", key) in self.table or self._click_prefix(key) is not None
+
     def _click_prefix(self, key: str) -> Route | None:
         """Menu keys registered as "PREFIX_*" (one handler for a family of keys, e.g. CAT_FOOD)."""
         for (kind, value), route in self.table.items():

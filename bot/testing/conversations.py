@@ -12,7 +12,8 @@
             expect: {type: news, title_contains: 景福宫, url_regex: "/p/attractions/gyeongbokgung"}
 
 Turns (`send`): text, voice (recognition text), location {lat, lng, label}, event (subscribe with
-scene, unsubscribe, LOCATION with lat/lng, CLICK with key ...), click (menu key), image.
+scene, unsubscribe, LOCATION with lat/lng, location_select with key/lat/lng/label, VIEW with key ...),
+click (menu key), image.
 Checks (`expect`): type (text | news), equals (the whole text; a failure shows a diff), contains /
 not_contains (string or list, on the text or on the news title + description), regex, title /
 title_contains, url_regex, no_reply, state (a mapping of keys that must match, or null for "no
@@ -187,6 +188,9 @@ def message_for(send: dict[str, Any], openid: str) -> str:
         key = f"qrscene_{send['scene']}" if send.get("scene") else ""
     if event.upper() == "LOCATION":
         extra = {"Latitude": send["lat"], "Longitude": send["lng"], "Precision": 30}
+    if event.lower() == "location_select":  # the menu's location picker
+        extra = {"SendLocationInfo": {"Location_X": float(send["lat"]), "Location_Y": float(send["lng"]), "Scale": 15,
+                                      "Label": str(send.get("label", "")), "Poiname": str(send.get("label", ""))}}
     # Events dedup on sender + time + event + key: a distinct time per turn keeps turns distinct.
     return build.event(openid, event, key, create_time=int(time.time()) + next(_ids) % 1000, **extra)
 
