@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import yamlfile
 from .yamlfile import SourceError
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print("no conversation matches", file=sys.stderr)
         return 2
 
-    close = None
+    close: Callable[[], None] | None = None
     if args.url:
         settings = _wechat_settings(args)
         if not settings["token"]:
@@ -101,9 +101,15 @@ def run(args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
             return 2
     else:
-        logging.getLogger("bot").setLevel(args.log_level)
-        app, close = replay.embedded_app(args.mode or "safe")
+        bot_log = logging.getLogger("bot")
+        level = bot_log.level
+        bot_log.setLevel(args.log_level)
+        app, shutdown = replay.embedded_app(args.mode or "safe")
         target = replay.InProcess(app)
+
+        def close() -> None:  # the caller's logging as it was (a test session, say)
+            shutdown()
+            bot_log.setLevel(level)
 
     recorded_at = datetime.now().astimezone().replace(microsecond=0)
     if args.record and not args.url:  # the recording is replayed at the clock it was made with

@@ -31,10 +31,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server_env(tmp_path, pg_url, real_redis, fake_api) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def server_env(tmp_path, pg_url, real_redis, fake_api, request) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Environment for gunicorn and the CLI: the probe handlers, unless the test is marked real_handlers."""
     config = (ROOT / "config.yaml").read_text()
-    config = config.replace("routers: handlers:ROUTERS", "routers: tests.probe_handlers:ROUTERS")
-    config = config.replace("reply_deadline_seconds: 4.0", "reply_deadline_seconds: 0.5")
+    if request.node.get_closest_marker("real_handlers") is None:
+        config = config.replace("routers: handlers:ROUTERS", "routers: tests.probe_handlers:ROUTERS")
+        config = config.replace("reply_deadline_seconds: 4.0", "reply_deadline_seconds: 0.5")
     path = tmp_path / "config.yaml"
     path.write_text(config)
     env = dict(os.environ, BOT_CONFIG=str(path), WECHAT_TOKEN=TOKEN, WECHAT_APPID=APPID,
@@ -157,3 +159,34 @@ def test_broadcast_killed_mid_send_resumes_without_sending_a_batch_twice(server_
                              {"b": plan.broadcast_id}).all()
     assert [tuple(r) for r in statuses] == [(0, "sent"), (1, "sent"), (2, "sent")]
     db.dispose()
+
+
+@pytest.mark.real_handlers
+def test_replay_cli_against_gunicorn_in_safe_mode(gunicorn, tmp_path):
+    """A tester's release check: fixtures against two workers on real Redis and PostgreSQL, encrypted."""
+    fixture = tmp_path / "release.yaml"
+    fixture.write_text("""\
+conversations:
+  - name: palace_card_and_help
+    steps:
+      - send: {text: 景福宫几点开门}
+        expect: {type: news, title_contains: 景福宫, url_regex: "/p/attractions/gyeongbokgung"}
+      - send: {text: 帮助}
+        expect: {type: text, contains: 景福宫}
+  - name: menu_and_location
+    steps:
+      - send: {click: RATES}
+        expect: {type: text, contains: 参考汇率}
+      - send: {location: {lat: 37.5636, lng: 126.9827, label: 明洞}}
+        expect: {type: text, contains: 离明洞最近的好去处}
+      - send: {event: unsubscribe}
+        expect: {no_reply: true}
+""", encoding="utf-8")
+    report = tmp_path / "junit.xml"
+    done = subprocess.run([str(BIN / "yijiyou"), "replay", str(fixture), "--url", f"{gunicorn}/wechat",
+                           "--token", TOKEN, "--appid", APPID, "--aes-key", AES_KEY, "--junit", str(report)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"against {gunicorn}/wechat (safe mode)" in done.stdout
+    assert "2 conversations, 5 turns: 2 passed, 0 failed" in done.stdout
+    assert 'failures="0"' in report.read_text()

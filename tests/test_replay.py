@@ -87,6 +87,15 @@ def test_fixture_errors_name_the_file_and_line_and_exit_2(tmp_path, capsys, text
     assert "broken.yaml" in err and where in err, err
 
 
+def test_an_in_process_replay_leaves_the_callers_logging_as_it_was(tmp_path):
+    import logging
+
+    bot_log = logging.getLogger("bot")
+    bot_log.setLevel(logging.INFO)
+    main(["replay", str(write(tmp_path, "good.yaml", GOOD))])
+    assert bot_log.level == logging.INFO
+
+
 def test_missing_paths_and_empty_selections_exit_2(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "nope.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err

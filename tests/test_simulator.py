@@ -3,6 +3,7 @@ Playwright), against the app served over real HTTP in safe mode."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import datetime
 from typing import Iterator
@@ -118,9 +119,17 @@ def test_a_marketer_previews_a_broadcast_file(page):
     page.fill("#broadcast", "name: 冬日首尔\naudience: {all: true}\nnews:\n  - attraction: gyeongbokgung\n"
                             "  - campaign: winter_2026\n")
     page.click("#preview")
-    assert "将发给 0 位关注者" in page.inner_text("[data-testid=preview-summary]")
+    assert re.search(r"「冬日首尔」将发给 \d+ 位关注者（all）", page.inner_text("[data-testid=preview-summary]"))
     card = page.wait_for_selector("[data-testid=news] >> nth=-1")
     assert "Gyeongbokgung" in card.inner_text() and "首尔冬日立减" in card.inner_text()
     page.fill("#broadcast", "name: 冬日首尔\naudience: {all: true}\ntext: 你好\ncolour: red\n")
     page.click("#preview")
     assert "第 4 行" in page.inner_text("[data-testid=preview-error]")
+
+
+def test_a_non_boolean_switch_is_a_config_error_naming_the_key():
+    from bot.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="simulator.enabled: must be true or false"):
+        load_config(environ={"BOT_ALLOW_MEMORY_REDIS": "1"}, dev=False, overrides={
+            "wechat.token": "tok123456", "simulator.enabled": "yes"})
