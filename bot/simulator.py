@@ -75,7 +75,8 @@ def send() -> Response:
     except (KeyError, TypeError, ValueError) as exc:
         return _error(400, f"incomplete turn: {exc}", field="send")
     w = _ext().config.wechat
-    sender = WeChatSender(w.token, w.appid, w.encoding_aes_key, "safe" if w.encoding_aes_key else "plain")
+    sender = WeChatSender(w.token, w.appid, w.encoding_aes_key,
+                          w.mode if w.encoding_aes_key else "plain")  # what WeChat sends
     signed = sender.request(xml, openid=openid)
     started = time.perf_counter()
     response = current_app.test_client().post("/wechat", query_string=signed.query, data=signed.body,

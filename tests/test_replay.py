@@ -58,6 +58,14 @@ def test_in_process_replay_passes_and_prints_each_turn(tmp_path, capsys):
     assert "2 conversations, 3 turns: 2 passed, 0 failed" in out
 
 
+@pytest.mark.parametrize("mode", ["plain", "compatible"])
+def test_in_process_replay_in_each_mode_sends_what_wechat_sends(tmp_path, capsys, mode):
+    fixture = write(tmp_path, "good.yaml", GOOD)
+    assert main(["replay", str(fixture), "--mode", mode]) == 0
+    out = capsys.readouterr().out
+    assert f"against in-process ({mode} mode)" in out and "0 failed" in out
+
+
 def test_a_failed_check_shows_a_diff_exits_1_and_lands_in_junit(tmp_path, capsys):
     fixture = write(tmp_path, "bad.yaml", FAILING)
     report = tmp_path / "report.xml"

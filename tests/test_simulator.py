@@ -46,6 +46,14 @@ def test_send_goes_through_the_signed_encrypted_webhook(sim_app):
     assert incomplete.status_code == 400 and "incomplete turn" in incomplete.json["error"]
 
 
+@pytest.mark.parametrize("mode,encrypted", [("plain", False), ("compatible", True)])
+def test_send_follows_the_accounts_message_mode(app_factory, mode, encrypted):
+    app = app_factory(simulator__enabled=True, wechat__mode=mode)
+    out = app.test_client().post("/simulator/api/send", json={"openid": "oSIMapi000002", "send": {"text": "你好"}})
+    assert out.status_code == 200 and out.json["status"] == 200
+    assert out.json["encrypted"] is encrypted and out.json["kind"] == "text"
+
+
 def test_broadcast_preview_renders_without_sending(sim_app, fake_api):
     client = sim_app.test_client()
     ok = client.post("/simulator/api/broadcast-preview", json={"yaml": "name: 冬日\naudience: {all: true}\n"

@@ -80,7 +80,8 @@ class InProcess:
         self.app = app
         self.services = app.extensions["yjy"].services
         self.client = app.test_client()
-        self.sender = WeChatSender(w.token, w.appid, w.encoding_aes_key, "plain" if w.mode == "plain" else "safe")
+        self.sender = WeChatSender(w.token, w.appid, w.encoding_aes_key,
+                                   w.mode if w.encoding_aes_key else "plain")  # what WeChat sends
         self.name = f"in-process ({w.mode} mode)"
         self.configured_rates = self._rates_in_cache = self.services.rates
 
