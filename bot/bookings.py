@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import followers
 from .db import Database
 from .db.models import Booking, CouponClaim, GroupRequest, ProductRow, SlotInventory
 from .places import SEOUL
@@ -183,6 +184,7 @@ def book(db: Database, order: Order, now: datetime) -> Booking:
                     lang=order.lang, created_at=now)
                 s.add(booking)
                 s.flush()  # the unique idempotency key and ref are checked here, inside the transaction
+                followers.add_interests(s, order.openid, order.product.interests, now)
                 if order.coupon_id:
                     spent = s.execute(update(CouponClaim)
                                       .where(CouponClaim.openid == order.openid,
@@ -215,6 +217,8 @@ def request_group(db: Database, order: Order, now: datetime) -> GroupRequest:
     try:
         with db.session() as s:
             s.add(request)
+            s.flush()
+            followers.add_interests(s, order.openid, order.product.interests, now)
     except IntegrityError:
         with db.session() as s:
             found = s.scalar(select(GroupRequest).where(GroupRequest.idempotency_key == order.idempotency_key))

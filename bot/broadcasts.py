@@ -191,7 +191,18 @@ def validate_spec(data: Any, content: Any = None) -> tuple[str, dict[str, Any], 
         segment = parse_segment(data.get("audience"))
     except SegmentError as exc:
         raise SpecError(exc.field, str(exc).split(": ", 1)[1]) from None
+    if content is not None:
+        _check_audience_ids(segment, content)
     return name.strip(), spec, segment
+
+
+def _check_audience_ids(segment: Segment, content: Any) -> None:
+    """A mistyped category or product id would quietly select nobody: name it instead."""
+    for key, chosen, known, file in (("interests", segment.interests, content.categories.items, "categories.yaml"),
+                                     ("booked", segment.booked, content.products.items, "products.yaml")):
+        if unknown := [value for value in chosen if value not in known]:
+            raise SpecError(f"audience.{key}", f"{unknown[0]!r} is not an id in content/{file}; "
+                                               f"expected some of {', '.join(known)}")
 
 
 def _validate_news(value: Any, content: Any) -> list[dict[str, str]]:

@@ -66,7 +66,7 @@ class Content:
         intents = IntentMatcher.from_file(directory / "intents.yaml")
         money = MoneyParser.from_file(directory / "currencies.yaml")
         topics = Topics.from_dir(directory / "info")
-        products = load_catalogue(directory / "products.yaml", {p.id for p in places})
+        products = load_catalogue(directory / "products.yaml", {p.id for p in places}, set(categories.items))
         coupons = load_coupons(directory / "coupons.yaml", set(products.items))
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
                    products, coupons,

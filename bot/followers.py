@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from .db import Database
 from .db.models import Follower, FollowerInterest
@@ -54,8 +56,15 @@ def get(db: Database, openid: str) -> Follower | None:
 
 def note_interest(db: Database, openid: str, category: str, now: datetime | None = None) -> None:
     """Remember that the follower asked about `category` (once; later asks change nothing)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(FollowerInterest).values(openid=openid, category=category,
-                                                   first_at=now or datetime.now(timezone.utc))
     with db.session() as session:
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["openid", "category"]))
+        add_interests(session, openid, [category], now)
+
+
+def add_interests(session: Session, openid: str, categories: Iterable[str], now: datetime | None = None) -> None:
+    """Record categories as the follower's interests inside the caller's transaction (a booking's)."""
+    rows = [{"openid": openid, "category": c, "first_at": now or datetime.now(timezone.utc)} for c in categories]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(FollowerInterest).values(rows)
+                    .on_conflict_do_nothing(index_elements=["openid", "category"]))

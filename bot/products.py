@@ -19,7 +19,7 @@ Text = dict[str, str]
 CATEGORIES = ("tour", "show", "ticket", "class", "transport", "beauty", "experience")
 KEYS = {"id", "name", "aliases", "category", "summary", "includes", "meeting_point", "duration", "price",
         "capacity", "slots", "start", "days", "closed_dates", "lead_hours", "max_party", "cancel", "notes",
-        "attraction", "source"}
+        "attraction", "interests", "source"}
 _ID = re.compile(r"^[a-z0-9_]{2,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -47,6 +47,7 @@ class Product:
     cancel_text: Text
     notes: Text
     attraction: str | None
+    interests: tuple[str, ...]  # categories.yaml ids a booking counts as interests (broadcast audiences)
     source: str
     line: int
 
@@ -126,7 +127,7 @@ class _Checker:
         return value
 
 
-def load_catalogue(path: Path, place_ids: set[str]) -> Catalogue:
+def load_catalogue(path: Path, place_ids: set[str], category_ids: set[str]) -> Catalogue:
     doc = yamlfile.load(path)
     c = _Checker(doc)
     data = doc.data
@@ -174,6 +175,10 @@ def load_catalogue(path: Path, place_ids: set[str]) -> Catalogue:
         attraction = raw.get("attraction")
         if attraction is not None and attraction not in place_ids:
             raise doc.error(f"{p}.attraction", f"{attraction!r} is not an id in attractions.yaml")
+        interests = raw.get("interests") or []
+        if not isinstance(interests, list) or not all(isinstance(i, str) and i in category_ids for i in interests):
+            raise doc.error(f"{p}.interests",
+                            f"expected a list of ids from categories.yaml: {', '.join(sorted(category_ids))}")
         aliases = raw.get("aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
             raise doc.error(f"{p}.aliases", "expected a list of non-empty strings")
@@ -193,7 +198,7 @@ def load_catalogue(path: Path, place_ids: set[str]) -> Catalogue:
             free_cancel_hours=c.count(cancel.get("free_until_hours"), f"{p}.cancel.free_until_hours", 0),
             cancel_text=c.text(cancel.get("text"), f"{p}.cancel.text"),
             notes=c.text(raw.get("notes"), f"{p}.notes", required=False), attraction=attraction,
-            source=str(raw.get("source") or ""), line=doc.line(p) or 0,
+            interests=tuple(dict.fromkeys(interests)), source=str(raw.get("source") or ""), line=doc.line(p) or 0,
         )
         if not product.source:
             raise doc.error(f"{p}.source", "every product needs its source")

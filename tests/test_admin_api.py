@@ -48,6 +48,12 @@ def test_validation_errors_name_the_field(admin):
     assert call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"all": True}}).json["error"] \
         == "give exactly one of text, news or media_id"
     assert call(admin, "POST", "/broadcasts", data="name=x").status_code == 415
+    # ids that are not in content/ would quietly select nobody
+    typo = call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"interests": ["fod"]}, "text": "hi"})
+    assert typo.status_code == 400 and typo.json["field"] == "audience.interests"
+    assert "'fod' is not an id in content/categories.yaml" in typo.json["error"] and "food" in typo.json["error"]
+    gone = call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"booked": ["dmz"]}, "text": "hi"})
+    assert gone.json["field"] == "audience.booked" and "dmz_tour" in gone.json["error"]
     assert call(admin, "POST", "/broadcasts", data="{not json", content_type="application/json").status_code == 400
 
 

@@ -8,15 +8,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
 from bot import bookings
 from bot.db import Database
-from bot.db.models import Booking, ProductRow, SlotInventory
+from bot.db.models import Booking, Follower, FollowerInterest, ProductRow, SlotInventory
 from bot.places import SEOUL
-from bot.products import Catalogue, Product
+from bot.content import Content
+from bot.products import Catalogue, Product, load_catalogue
+from bot.yamlfile import SourceError
+from bot.segments import parse_segment
 
 T = {"zh-CN": "x", "en": "x"}
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
@@ -28,7 +32,7 @@ def product(pid: str = "dmz_tour", **changes) -> Product:  # type: ignore[no-unt
                    includes=T, meeting_point=T, duration=T, adult_krw=70000, child_krw=50000, capacity=5,
                    slots=("07:30", "12:30"), start="07:30", days=frozenset(range(7)), closed_dates=frozenset(),
                    lead_hours=24, max_party=None, free_cancel_hours=48, cancel_text=T, notes={}, attraction=None,
-                   source="test", line=1)
+                   interests=(), source="test", line=1)
     return replace(base, **changes)
 
 
@@ -41,7 +45,8 @@ def fresh_db(url: str, *products: Product) -> Database:
     database = Database(url)
     database.upgrade()
     with database.session() as s:
-        for table in ("coupon_claims", "group_requests", "bookings", "slot_inventory", "products"):
+        for table in ("coupon_claims", "group_requests", "bookings", "slot_inventory", "products",
+                      "follower_interests"):
             s.execute(text(f"DELETE FROM {table}"))
     bookings.sync_catalogue(database, catalogue(product(), *products), NOW.date())
     return database
@@ -135,6 +140,40 @@ def test_group_request_takes_no_seats_and_is_idempotent(db):
     assert first.ref.startswith("GR") and first.status == "new"
     assert bookings.request_group(db, o, NOW).ref == first.ref
     assert bookings.remaining(db, product(), DAY, "07:30") == 5
+
+
+def interests(db: Database) -> set[tuple[str, str]]:
+    with db.session() as s:
+        rows = s.execute(select(FollowerInterest.openid, FollowerInterest.category))
+        return {(row.openid, row.category) for row in rows}
+
+
+def test_a_booking_or_group_request_counts_as_interest_in_the_products_categories(db):
+    dmz = product(interests=("palace_history", "museum_culture"))
+    with pytest.raises(bookings.SoldOut):
+        bookings.book(db, order("o-full", seats=6, p=dmz), NOW)
+    assert interests(db) == set()  # nothing booked, nothing recorded
+    bookings.book(db, order("o-1", p=dmz), NOW)
+    bookings.book(db, order("o-1", p=dmz), NOW)  # booked again: still one row per category
+    bookings.request_group(db, order("o-2", seats=12, p=product(interests=("palace_history",))), NOW)
+    assert interests(db) == {("o-1", "palace_history"), ("o-1", "museum_culture"), ("o-2", "palace_history")}
+    with db.session() as s:
+        s.merge(Follower(openid="o-1", subscribed=True, created_at=NOW))
+    assert list(parse_segment({"interests": ["museum_culture"]}).openids_in(db)) == ["o-1"]
+
+
+@pytest.mark.parametrize("new", ["interests: [kpop]", "interests: hallyu", "interests: [{hallyu: 1}]"])
+def test_product_interests_must_be_category_ids_and_errors_name_file_and_line(tmp_path, new):
+    shipped = Path(__file__).resolve().parent.parent / "content"
+    text_ = (shipped / "products.yaml").read_text(encoding="utf-8")
+    line = text_[:text_.index("\n    interests: [hallyu]")].count("\n") + 2
+    path = tmp_path / "products.yaml"
+    path.write_text(text_.replace("\n    interests: [hallyu]", "\n    " + new), encoding="utf-8")
+    content = Content.load(shipped)
+    with pytest.raises(SourceError) as info:
+        load_catalogue(path, {p.id for p in content.places}, set(content.categories.items))
+    assert f"{path}, line {line}: products.3.interests" in str(info.value)
+    assert "interests" in str(info.value) and "hallyu" in str(info.value)  # the choices are listed
 
 
 # --- cancellation ---------------------------------------------------------------------------------

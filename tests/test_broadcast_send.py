@@ -189,6 +189,9 @@ def test_cli_from_file_to_results(ext, app, fake_api, tmp_path):
     bad.write_text("name: x\naudience: {colour: red}\ntext: hi\n")
     result = runner.invoke(args=["broadcast", "create", str(bad)])
     assert result.exit_code != 0 and "bad.yaml, line 2" in result.output and "audience.colour" in result.output
+    bad.write_text("name: x\ntext: hi\naudience:\n  language: zh-CN\n  interests: [kpop]\n")
+    result = runner.invoke(args=["broadcast", "create", str(bad), "--dry-run"])
+    assert result.exit_code != 0 and "bad.yaml, line 5: audience.interests: 'kpop' is not an id" in result.output
 
     good = tmp_path / "winter.yaml"
     good.write_text("name: 冬日首尔\naudience: {language: zh-CN}\ntext: 首尔下雪啦\n")

@@ -186,7 +186,7 @@ class AdminAudit(Base):
 
 
 class FollowerInterest(Base):
-    """A category a follower asked about (美食, 韩流 ...): an audience for broadcasts."""
+    """A category a follower asked about (美食, 韩流 ...) or booked a product of: an audience for broadcasts."""
 
     __tablename__ = "follower_interests"
 
