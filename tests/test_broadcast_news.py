@@ -2,7 +2,9 @@
 WeChat API over real HTTP, and sent as mpnews, on both back-ends."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -180,3 +182,20 @@ def test_cli_preview_and_send_a_news_file(ext, app, fake_api, tmp_path):
                      ("cli:mei", "CLI", "broadcast create news.yaml", 0),
                      (me, "CLI", f"broadcast send {bid} --now", 0)]
     assert me.startswith("cli:") and me != "cli:mei"
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "content" / "broadcasts").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_the_example_broadcast_files_are_valid_and_their_reply_words_answer(ext, path):
+    _name, spec, _segment = broadcasts.load_spec(path, ext.content)  # ids and thumbnails exist in content/
+    texts = spec["text"].values() if isinstance(spec.get("text"), dict) else [spec.get("text") or ""]
+    # "回复「X」" in a broadcast is a promise: X must reach a handler of its own, not the fallback
+    for word in (w for t in texts for pair in re.findall(r"回复「([^」]+)」|reply \"([^\"]+)\"", t) for w in pair if w):
+        match = ext.dispatcher.understander.understand(word)
+        assert match and ("intent", match.intent) in ext.dispatcher.table, f"{path.name}: {word!r} is not understood"
+
+
+def test_there_are_example_broadcast_files():
+    assert len(EXAMPLES) >= 3
