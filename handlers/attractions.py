@@ -16,8 +16,11 @@ PAGE = 5  # items per text list: short enough to read on a phone
 
 
 def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
-    """The one-article news card that opens the place's page."""
+    """The one-article news card that opens the place's page; asking about a place is interest in its
+    primary category."""
     ctx.state["last_place"] = place.id
+    if place.categories:
+        _note_interest(ctx, place.categories[0])
     now = ctx.services.clock.now()
     return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus,
                           status=ctx.cards.status_line(place.status(now), ctx.lang, now),

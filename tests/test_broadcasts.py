@@ -135,3 +135,6 @@ def test_categories_travelers_ask_about_become_interests(app, openid):
     assert list(parse_segment({"interests": ["food"]}).openids_in(db)) == [openid]
     assert list(parse_segment({"interests": ["hallyu", "shopping"]}).openids_in(db)) == [openid]
     assert list(parse_segment({"interests": ["shopping"]}).openids_in(db)) == []
+    other = openid[:-1] + ("x" if openid[-1] != "x" else "y")
+    wx.say(other, "景福宫几点开门")  # a place's card: interest in its primary category
+    assert list(parse_segment({"interests": ["palace_history"]}).openids_in(db)) == [other]
