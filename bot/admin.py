@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from . import broadcasts
 from .db.models import AdminAudit, Broadcast, BroadcastBatch
-from .places import SEOUL
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin/api")
@@ -75,8 +74,9 @@ def _json_body() -> Any:
 @bp.get("/broadcasts")
 def list_broadcasts() -> Response:
     with _ext().db.session() as s:
-        rows = s.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(100))
-        return jsonify([_summary(b) for b in rows])
+        rows = list(s.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(100)))
+        found = broadcasts.results(_ext().db, [b.id for b in rows])
+        return jsonify([{**_summary(b), "results": found[b.id].as_dict()} for b in rows])
 
 
 @bp.post("/broadcasts")
@@ -139,31 +139,31 @@ def show_broadcast(broadcast_id: int) -> Response:
             return _error(404, f"no broadcast {broadcast_id}")
         batches = s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id)
                             .order_by(BroadcastBatch.seq))
-        return jsonify({**_summary(b), "batches": [
+        results = broadcasts.results(_ext().db, [b.id])[b.id].as_dict()
+        return jsonify({**_summary(b), "results": results, "batches": [
             {"seq": x.seq, "size": x.size, "status": x.status, "attempts": x.attempts, "msg_id": x.msg_id,
              "error": x.error, "total": x.total_count, "sent": x.sent_count, "errors": x.error_count,
-             "filtered": x.filter_count} for x in batches]})
+             "filter_count": x.filter_count} for x in batches]})
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/send")
 def send_broadcast(broadcast_id: int) -> Response:
     """Queue the send on the RQ worker; body `{"at": "2026-12-01T10:00"}` (Asia/Seoul) schedules it."""
     ext = _ext()
-    with ext.db.session() as s:
-        b = s.get(Broadcast, broadcast_id)
-        if b is None:
-            return _error(404, f"no broadcast {broadcast_id}")
-        if b.status in ("sent", "cancelled"):
-            return _error(409, f"broadcast {broadcast_id} is {b.status}")
+    try:
+        broadcasts.check_sendable(ext.db, broadcast_id)
+    except LookupError as exc:
+        return _error(404, str(exc))
+    except ValueError as exc:
+        return _error(409, str(exc))
     body = _json_body() or {}
     at = body.get("at") if isinstance(body, dict) else None
     when = None
     if at is not None:
         try:
-            when = datetime.fromisoformat(str(at))
-        except ValueError:
-            return _error(400, "expected an ISO time such as 2026-12-01T10:00", "at")
-        when = when if when.tzinfo else when.replace(tzinfo=SEOUL)
+            when = broadcasts.parse_send_time(str(at), ext.clock.now())
+        except ValueError as exc:
+            return _error(400, str(exc), "at")
     try:
         broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
     except broadcasts.NoScheduler as exc:

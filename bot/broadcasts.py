@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from . import yamlfile
 from .db import Database
 from .db.models import Broadcast, BroadcastBatch
+from .places import SEOUL
 from .segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
@@ -281,6 +282,63 @@ class NoScheduler(RuntimeError):
 def sample(db: Database, segment: Segment, now: datetime, size: int = 5) -> list[str]:
     """The first few openids of the audience, for a dry run."""
     return [openid for openid, _ in zip(segment.openids_in(db, now), range(size))]
+
+
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a broadcast reached, summed over its batches; WeChat's counts come with MASSSENDJOBFINISH."""
+
+    batches: int
+    batches_sent: int
+    batches_reported: int  # batches whose MASSSENDJOBFINISH arrived
+    total: int
+    delivered: int
+    failed: int
+    filtered_out: int  # dropped by WeChat (refused messages, 4 a month): TotalCount - FilterCount
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def results(db: Database, broadcast_ids: list[int]) -> dict[int, Results]:
+    """Results per broadcast, in one query."""
+    b = BroadcastBatch
+    stmt = (select(b.broadcast_id, func.count(), func.count().filter(b.status == "sent"),
+                   func.count(b.total_count), func.coalesce(func.sum(b.total_count), 0),
+                   func.coalesce(func.sum(b.sent_count), 0), func.coalesce(func.sum(b.error_count), 0),
+                   func.coalesce(func.sum(b.total_count - b.filter_count), 0))
+            .where(b.broadcast_id.in_(broadcast_ids)).group_by(b.broadcast_id))
+    with db.session() as s:
+        found = {row[0]: Results(*(int(v) for v in row[1:])) for row in s.execute(stmt)}
+    return {i: found.get(i, Results(0, 0, 0, 0, 0, 0, 0)) for i in broadcast_ids}
+
+
+def check_sendable(db: Database, broadcast_id: int) -> None:
+    """LookupError for an unknown broadcast, ValueError for one already sent or cancelled."""
+    with db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise LookupError(f"no broadcast {broadcast_id}")
+        if broadcast.status in ("sent", "cancelled"):
+            raise ValueError(f"broadcast {broadcast_id} is {broadcast.status}: nothing to send")
+
+
+def parse_send_time(value: str, now: datetime) -> datetime:
+    """`2026-12-01T10:00` (Asia/Seoul unless it carries an offset) as an aware time, or ValueError saying
+    why: a time already past would send at once, which is never what a schedule means."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except (AttributeError, ValueError):
+        raise ValueError(f"expected a time such as 2026-12-01T10:00 (Asia/Seoul), got {value!r}") from None
+    when = when if when.tzinfo else when.replace(tzinfo=SEOUL)
+    if when < now - timedelta(minutes=1):
+        raise ValueError(f"{when:%Y-%m-%d %H:%M %Z} has passed; to send now, leave out the time")
+    if when > now + MAX_SCHEDULE_AHEAD:
+        raise ValueError(f"{when:%Y-%m-%d %H:%M %Z} is more than {MAX_SCHEDULE_AHEAD.days} days ahead")
+    return when
 
 
 def queue_send(queue: Any, broadcast_id: int, when: datetime | None, embedded: bool) -> None:

@@ -139,7 +139,8 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
         plan = broadcasts.create(ext.db, name, spec, segment, who(created_by), now)
     except broadcasts.PlanError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"broadcast {plan.broadcast_id} planned: {plan.audience:,} recipients in {plan.batches} batches "
+    click.echo(f"broadcast {plan.broadcast_id} planned: {_count(plan.audience, 'recipient')} in "
+               f"{_count(plan.batches, 'batch', 'batches')} "
                f"({plan.mode}); {plan.skipped_monthly_limit:,} skipped (already reached 4 broadcasts this month). "
                f"Send with: flask --app wsgi broadcast send {plan.broadcast_id}")
 
@@ -197,33 +198,54 @@ def broadcast_tag(file: str, tag_name: str) -> None:
 @broadcast_cli.command("send")
 @click.argument("broadcast_id", type=int)
 @click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M"]), help="Schedule (Asia/Seoul), e.g. 2026-12-01T10:00")
+@click.option("--at", "at", help="Schedule (Asia/Seoul unless an offset is given), e.g. 2026-12-01T10:00")
 @audited
-def broadcast_send_cmd(broadcast_id: int, inline: bool, at) -> None:  # type: ignore[no-untyped-def]
+def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
     """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
     from . import broadcast_send, broadcasts
     from .broadcast_news import NewsComposer
     from .places import SEOUL
 
     ext = current_app.extensions["yjy"]
+    if inline and at:
+        raise click.UsageError("give --now or --at, not both")
+    try:
+        when = broadcasts.parse_send_time(at, ext.clock.now()) if at else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    try:
+        broadcasts.check_sendable(ext.db, broadcast_id)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     if inline:
         with click.progressbar(length=len(_pending(broadcast_id)), label="batches") as bar:
             report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id,
                                          progress=lambda _batch: bar.update(1),
                                          compose=NewsComposer(ext.services).payload)
-        click.echo(f"{report.status}: {len(report.sent)} batches sent" + (f" - {report.error}" if report.error else ""))
+        click.echo(f"{report.status}: {_count(len(report.sent), 'batch', 'batches')} sent"
+                   + (f" - {report.error}" if report.error else ""))
         if report.status == "stopped":
             raise SystemExit(1)
         return
-    when = at.replace(tzinfo=SEOUL) if at is not None else None
     try:
         broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
     except broadcasts.NoScheduler as exc:
         raise click.ClickException(f"{exc}: use --now, or set REDIS_URL and run `flask --app wsgi worker`") from None
     if when is not None:
-        click.echo(f"broadcast {broadcast_id} scheduled for {when:%Y-%m-%d %H:%M} Asia/Seoul")
+        click.echo(f"broadcast {broadcast_id} scheduled for {when.astimezone(SEOUL):%Y-%m-%d %H:%M} Asia/Seoul")
     else:
         click.echo(f"broadcast {broadcast_id} queued; `flask --app wsgi worker` sends it")
+
+
+def _filtered_out(batch) -> int | None:  # type: ignore[no-untyped-def]
+    """WeChat's FilterCount is what is left after its filters; what was dropped is the rest."""
+    if batch.total_count is None or batch.filter_count is None:
+        return None
+    return batch.total_count - batch.filter_count
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _pending(broadcast_id: int) -> list:
@@ -232,10 +254,42 @@ def _pending(broadcast_id: int) -> list:
     return broadcasts.pending(current_app.extensions["yjy"].db, broadcast_id)
 
 
+def _results_line(r) -> str:  # type: ignore[no-untyped-def]
+    if not r.batches_reported:
+        return f"{r.batches_sent} of {_count(r.batches, 'batch', 'batches')} sent; WeChat has not reported yet"
+    return (f"{r.batches_sent} of {_count(r.batches, 'batch', 'batches')} sent; WeChat reported "
+            f"{r.batches_reported}: {r.delivered:,} of {r.total:,} delivered, {r.failed:,} failed, "
+            f"{r.filtered_out:,} filtered out by WeChat")
+
+
+@broadcast_cli.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many of the newest broadcasts.")
+def broadcast_list(limit: int) -> None:
+    """The newest broadcasts: status, audience and what WeChat reported delivered."""
+    from . import broadcasts
+    from .db.models import Broadcast
+    from .places import SEOUL
+
+    ext = current_app.extensions["yjy"]
+    with ext.db.session() as s:
+        rows = list(s.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(max(1, limit))))
+    if not rows:
+        click.echo("no broadcasts yet: flask --app wsgi broadcast create FILE")
+        return
+    found = broadcasts.results(ext.db, [b.id for b in rows])
+    click.echo(f"{'id':>5} {'status':<9} {'audience':>9} {'delivered':>9}  {'created (Seoul)':<16}  name")
+    for b in rows:
+        r = found[b.id]
+        delivered = f"{r.delivered:,}" if r.batches_reported else "-"
+        created = b.created_at.astimezone(SEOUL) if b.created_at.tzinfo else b.created_at  # SQLite: Seoul wall time
+        click.echo(f"{b.id:>5} {b.status:<9} {b.audience:>9,} {delivered:>9}  {created:%Y-%m-%d %H:%M}  {b.name}")
+
+
 @broadcast_cli.command("status")
 @click.argument("broadcast_id", type=int)
 def broadcast_status(broadcast_id: int) -> None:
     """The broadcast and a table of its batches (WeChat's counts arrive with MASSSENDJOBFINISH)."""
+    from . import broadcasts
     from .db.models import Broadcast, BroadcastBatch
 
     ext = current_app.extensions["yjy"]
@@ -245,15 +299,16 @@ def broadcast_status(broadcast_id: int) -> None:
             raise click.ClickException(f"no broadcast {broadcast_id}")
         click.echo(f"#{b.id} {b.name}: {b.status}, {b.audience:,} recipients ({b.mode})"
                    + (f" - {b.error}" if b.error else ""))
+        click.echo(_results_line(broadcasts.results(ext.db, [b.id])[b.id]))
         click.echo(f"{'seq':>4} {'size':>6} {'status':<8} {'tries':>5} {'msg_id':<12} {'total':>6} {'sent':>6} "
-                   f"{'errors':>6} {'filtered':>8}")
+                   f"{'errors':>6} {'filtered out':>12}")
         rows = s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id)
                          .order_by(BroadcastBatch.seq))
         dash = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
         for r in rows:
             click.echo(f"{r.seq:>4} {r.size:>6,} {r.status:<8} {r.attempts:>5} {r.msg_id or '-':<12} "
                        f"{dash(r.total_count):>6} {dash(r.sent_count):>6} {dash(r.error_count):>6} "
-                       f"{dash(r.filter_count):>8}")
+                       f"{dash(_filtered_out(r)):>12}")
 
 
 @broadcast_cli.command("cancel")

@@ -84,6 +84,9 @@ def test_send_is_queued_for_the_worker(admin, fake_api):
     created = call(admin, "POST", "/broadcasts", json={"name": "x", "audience": {"all": True}, "text": "hi"})
     bid = created.json["id"]
     assert call(admin, "POST", f"/broadcasts/{bid}/send", json={"at": "not a time"}).json["field"] == "at"
+    past = call(admin, "POST", f"/broadcasts/{bid}/send", json={"at": "2020-01-01T10:00"})
+    assert past.status_code == 400 and past.json == {"error": "2020-01-01 10:00 KST has passed; to send now, leave out "
+                                                              "the time", "field": "at"}
     queued = call(admin, "POST", f"/broadcasts/{bid}/send")
     assert queued.status_code == 202
     ext = admin.extensions["yjy"]
@@ -92,7 +95,11 @@ def test_send_is_queued_for_the_worker(admin, fake_api):
 
         with admin.app_context():
             SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
-    assert call(admin, "GET", f"/broadcasts/{bid}").json["status"] == "sent"
+    shown = call(admin, "GET", f"/broadcasts/{bid}").json
+    assert shown["status"] == "sent"
+    assert shown["results"] == {"batches": 1, "batches_sent": 1, "batches_reported": 0, "total": 0, "delivered": 0,
+                                "failed": 0, "filtered_out": 0}  # until WeChat's MASSSENDJOBFINISH arrives
+    assert call(admin, "GET", "/broadcasts").json[0]["results"] == shown["results"]
     assert len(fake_api.mass_sends()) == 1
 
 

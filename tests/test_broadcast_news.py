@@ -172,7 +172,7 @@ def test_cli_preview_and_send_a_news_file(ext, app, fake_api, tmp_path):
     created = runner.invoke(args=["broadcast", "create", str(spec), "--by", "mei"])
     bid = int(created.output.split()[1])
     sent = runner.invoke(args=["broadcast", "send", str(bid), "--now"])
-    assert sent.exit_code == 0 and "sent: 1 batches sent" in sent.output, sent.output
+    assert sent.exit_code == 0 and "sent: 1 batch sent" in sent.output, sent.output
     assert fake_api.mass_sends()[0].body["msgtype"] == "mpnews"
     with ext.db.session() as s:
         audit = [(a.actor, a.method, a.path, a.status) for a in s.scalars(select(AdminAudit).order_by(AdminAudit.id))]

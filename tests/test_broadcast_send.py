@@ -2,6 +2,7 @@
 job-finish accounting."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -150,16 +151,30 @@ def test_job_finish_event_fills_in_the_batch_counts(ext, fake_api):
     assert not broadcast_send.record_job_finish(ext.db, "999999999", {"TotalCount": 1})
 
 
-def test_job_finish_event_through_the_webhook(ext, fake_api, wechat):
+def test_job_finish_event_through_the_webhook_reaches_the_results(ext, app, fake_api, wechat):
     seed(ext, 3)
     p = plan(ext)
+    runner = app.test_cli_runner()
+    waiting = runner.invoke(args=["broadcast", "status", str(p.broadcast_id)]).output
+    assert "0 of 1 batch sent; WeChat has not reported yet" in waiting
     run(ext, p.broadcast_id)
     (batch,) = batches_of(ext, p.broadcast_id)
+    # WeChat's FilterCount is what is left after its filters (one follower had refused our messages)
     reply = wechat.post(build.event("gh_system", "MASSSENDJOBFINISH", MsgID=batch.msg_id, Status="send success",
-                                    TotalCount="3", FilterCount="3", SentCount="3", ErrorCount="0"))
+                                    TotalCount="3", FilterCount="2", SentCount="1", ErrorCount="1"))
     assert reply.data == b"success"
     (batch,) = batches_of(ext, p.broadcast_id)
-    assert (batch.total_count, batch.sent_count, batch.error_count) == (3, 3, 0)
+    assert (batch.total_count, batch.sent_count, batch.error_count) == (3, 1, 1)
+    status = runner.invoke(args=["broadcast", "status", str(p.broadcast_id)]).output
+    assert "1 of 1 batch sent; WeChat reported 1: 1 of 3 delivered, 1 failed, 1 filtered out by WeChat" in status
+    assert re.search(r"\n +0 +3 sent +1 \S+ +3 +1 +1 +1\n", status), status
+    listing = runner.invoke(args=["broadcast", "list"]).output.splitlines()
+    assert listing[0].split() == ["id", "status", "audience", "delivered", "created", "(Seoul)", "name"]
+    assert listing[1].split()[:4] == [str(p.broadcast_id), "sent", "3", "1"]
+    assert broadcasts.results(ext.db, [p.broadcast_id, 999999]) == {
+        p.broadcast_id: broadcasts.Results(batches=1, batches_sent=1, batches_reported=1, total=3, delivered=1,
+                                           failed=1, filtered_out=1),
+        999999: broadcasts.Results(0, 0, 0, 0, 0, 0, 0)}
 
 
 class _Slept(Exception):
@@ -204,11 +219,16 @@ def test_cli_from_file_to_results(ext, app, fake_api, tmp_path):
     assert created.exit_code == 0, created.output
     bid = int(created.output.split()[1])
     sent = runner.invoke(args=["broadcast", "send", str(bid), "--now"])
-    assert sent.exit_code == 0 and "sent: 1 batches sent" in sent.output, sent.output
+    assert sent.exit_code == 0 and "sent: 1 batch sent" in sent.output, sent.output
     status = runner.invoke(args=["broadcast", "status", str(bid)])
     assert "sent, 3 recipients" in status.output and "yjy" not in status.output
     assert len(fake_api.mass_sends()) == 1
     assert "already sent" in runner.invoke(args=["broadcast", "cancel", str(bid)]).output
+    again = runner.invoke(args=["broadcast", "send", str(bid)])  # queued again, it would go to nobody new
+    assert again.exit_code == 1 and f"broadcast {bid} is sent: nothing to send" in again.output
+    unknown = runner.invoke(args=["broadcast", "send", "999999", "--now"])
+    assert unknown.exit_code == 1 and "no broadcast 999999" in unknown.output and unknown.exception is not None
+    assert isinstance(unknown.exception, SystemExit)  # a clean exit, not a traceback
 
 
 def test_followers_at_the_monthly_limit_are_skipped_and_counted(ext, fake_api):
@@ -274,9 +294,19 @@ def test_cli_openids_from_a_csv(ext, app, fake_api, tmp_path):
 
 
 def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
+    from bot.clock import Clock
+
     seed(ext, 2)
     p = plan(ext)
-    out = app.test_cli_runner().invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00"])
+    ext.services.clock = Clock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+    runner = app.test_cli_runner()
+    for at, says in [("2026-11-30T10:00", "2026-11-30 10:00 KST has passed; to send now, leave out the time"),
+                     ("2027-06-01T10:00", "more than 90 days ahead"), ("tomorrow", "expected a time such as")]:
+        out = runner.invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", at])
+        assert out.exit_code == 2 and says in out.output and "--at" in out.output, out.output
+    out = runner.invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00", "--now"])
+    assert out.exit_code == 2 and "not both" in out.output
+    out = runner.invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00"])
     if ext.config.embedded_redis:
         assert out.exit_code != 0 and "no job scheduler" in out.output
         return

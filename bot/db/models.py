@@ -156,7 +156,7 @@ class BroadcastBatch(Base):
     total_count: Mapped[int | None] = mapped_column(Integer)
     sent_count: Mapped[int | None] = mapped_column(Integer)
     error_count: Mapped[int | None] = mapped_column(Integer)
-    filter_count: Mapped[int | None] = mapped_column(Integer)
+    filter_count: Mapped[int | None] = mapped_column(Integer)  # WeChat's FilterCount: left AFTER its filters
 
     __table_args__ = (UniqueConstraint("broadcast_id", "seq", name="uq_broadcast_batches_seq"),)
 
