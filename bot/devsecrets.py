@@ -1,7 +1,6 @@
 """Development secrets for the embedded runner: generated once, kept in `var/`, never committed."""
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import string
@@ -14,7 +13,8 @@ def generate() -> dict[str, str]:
     alphabet = string.ascii_letters + string.digits
     return {
         "token": "".join(secrets.choice(alphabet) for _ in range(32)),
-        "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode()[:43],
+        # letters and digits only, like the keys the MP admin generates (its form takes no + or /)
+        "encoding_aes_key": "".join(secrets.choice(alphabet) for _ in range(43)),
         "appsecret": secrets.token_hex(16),
     }
 

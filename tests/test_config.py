@@ -153,3 +153,19 @@ def test_a_bad_config_stops_the_cli_and_gunicorn_entry_point_with_the_place_not_
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"yijiyou: cannot start: {config}, line 8: wechat.mode: must be plain, compatible or safe" in done.stderr
     assert "s3cr3t-value-xyz" not in done.stderr + done.stdout
+
+
+def test_generated_dev_secrets_have_the_shapes_wechat_uses():
+    import re
+
+    from bot.devsecrets import generate
+    from bot.protocol import AESEnvelope, parse_xml
+
+    for _ in range(20):
+        made = generate()
+        assert re.fullmatch(r"[A-Za-z0-9]{43}", made["encoding_aes_key"])  # the MP admin's form takes no + or /
+        assert re.fullmatch(r"[A-Za-z0-9]{32}", made["token"])
+        envelope = AESEnvelope(made["token"], made["encoding_aes_key"], "wx0123456789abcdef")
+        sealed = parse_xml(envelope.encrypt("<xml><Content>你好</Content></xml>", "nonce1", "1700000000").encode())
+        assert envelope.decrypt(sealed["Encrypt"], sealed["MsgSignature"], "1700000000", "nonce1") \
+            == "<xml><Content>你好</Content></xml>"
