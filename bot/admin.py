@@ -150,12 +150,6 @@ def show_broadcast(broadcast_id: int) -> Response:
 def send_broadcast(broadcast_id: int) -> Response:
     """Queue the send on the RQ worker; body `{"at": "2026-12-01T10:00"}` (Asia/Seoul) schedules it."""
     ext = _ext()
-    try:
-        broadcasts.check_sendable(ext.db, broadcast_id)
-    except LookupError as exc:
-        return _error(404, str(exc))
-    except ValueError as exc:
-        return _error(409, str(exc))
     body = _json_body() or {}
     at = body.get("at") if isinstance(body, dict) else None
     when = None
@@ -165,9 +159,13 @@ def send_broadcast(broadcast_id: int) -> Response:
         except ValueError as exc:
             return _error(400, str(exc), "at")
     try:
-        broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
+        broadcasts.queue_send(ext.db, ext.queue, broadcast_id, when, ext.config.embedded_redis)
     except broadcasts.NoScheduler as exc:
         return _error(422, f"{exc}; send without `at`", "at")
+    except LookupError as exc:
+        return _error(404, str(exc))
+    except ValueError as exc:  # sent or cancelled
+        return _error(409, str(exc))
     g.audit_detail = {"broadcast": broadcast_id, **({"at": when.isoformat()} if when else {})}
     response = jsonify({"id": broadcast_id, "queued": True, "at": at})
     response.status_code = 202
@@ -189,4 +187,5 @@ def cancel_broadcast(broadcast_id: int) -> Response:
 def _summary(b: Broadcast) -> dict[str, Any]:
     return {"id": b.id, "name": b.name, "status": b.status, "mode": b.mode, "audience": b.audience,
             "skipped_monthly_limit": b.skipped_monthly_limit, "created_by": b.created_by,
-            "created_at": b.created_at.isoformat(), "error": b.error}
+            "created_at": b.created_at.isoformat(), "error": b.error,
+            "scheduled_at": b.scheduled_at.isoformat() if b.scheduled_at else None}

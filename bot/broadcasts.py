@@ -341,16 +341,24 @@ def parse_send_time(value: str, now: datetime) -> datetime:
     return when
 
 
-def queue_send(queue: Any, broadcast_id: int, when: datetime | None, embedded: bool) -> None:
-    """Put the send on the RQ queue, now or at `when` (a worker with its scheduler runs it)."""
+def queue_send(db: Database, queue: Any, broadcast_id: int, when: datetime | None, embedded: bool) -> None:
+    """Put the send on the RQ queue, now or at `when` (a worker with its scheduler runs it).
+
+    The time is kept with the broadcast, and the job carries it too: scheduling again moves the send,
+    because a job whose time is no longer the broadcast's does nothing.
+    """
     from . import jobs
 
+    check_sendable(db, broadcast_id)
+    if when is not None and embedded:
+        raise NoScheduler("the embedded runner has no job scheduler")
+    when = when.astimezone(SEOUL) if when is not None else None  # SQLite keeps only the wall time: Seoul's
+    with db.session() as s:
+        s.get(Broadcast, broadcast_id).scheduled_at = when  # type: ignore[union-attr]
     if when is None:
         queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
-        return
-    if embedded:
-        raise NoScheduler("the embedded runner has no job scheduler")
-    queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, job_timeout=3600)
+    else:
+        queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, when.isoformat(), job_timeout=3600)
 
 
 def cancel(db: Database, broadcast_id: int) -> None:

@@ -204,7 +204,6 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
     """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
     from . import broadcast_send, broadcasts
     from .broadcast_news import NewsComposer
-    from .places import SEOUL
 
     ext = current_app.extensions["yjy"]
     if inline and at:
@@ -214,7 +213,12 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     try:
-        broadcasts.check_sendable(ext.db, broadcast_id)
+        if inline:
+            broadcasts.check_sendable(ext.db, broadcast_id)
+        else:
+            broadcasts.queue_send(ext.db, ext.queue, broadcast_id, when, ext.config.embedded_redis)
+    except broadcasts.NoScheduler as exc:
+        raise click.ClickException(f"{exc}: use --now, or set REDIS_URL and run `flask --app wsgi worker`") from None
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if inline:
@@ -227,12 +231,8 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
         if report.status == "stopped":
             raise SystemExit(1)
         return
-    try:
-        broadcasts.queue_send(ext.queue, broadcast_id, when, ext.config.embedded_redis)
-    except broadcasts.NoScheduler as exc:
-        raise click.ClickException(f"{exc}: use --now, or set REDIS_URL and run `flask --app wsgi worker`") from None
     if when is not None:
-        click.echo(f"broadcast {broadcast_id} scheduled for {when.astimezone(SEOUL):%Y-%m-%d %H:%M} Asia/Seoul")
+        click.echo(f"broadcast {broadcast_id} scheduled for {_seoul(when)} Asia/Seoul")
     else:
         click.echo(f"broadcast {broadcast_id} queued; `flask --app wsgi worker` sends it")
 
@@ -254,6 +254,12 @@ def _pending(broadcast_id: int) -> list:
     return broadcasts.pending(current_app.extensions["yjy"].db, broadcast_id)
 
 
+def _seoul(when) -> str:  # type: ignore[no-untyped-def]
+    from .places import SEOUL
+
+    return f"{(when.astimezone(SEOUL) if when.tzinfo else when):%Y-%m-%d %H:%M}"  # SQLite keeps Seoul wall time
+
+
 def _results_line(r) -> str:  # type: ignore[no-untyped-def]
     if not r.batches_reported:
         return f"{r.batches_sent} of {_count(r.batches, 'batch', 'batches')} sent; WeChat has not reported yet"
@@ -268,7 +274,6 @@ def broadcast_list(limit: int) -> None:
     """The newest broadcasts: status, audience and what WeChat reported delivered."""
     from . import broadcasts
     from .db.models import Broadcast
-    from .places import SEOUL
 
     ext = current_app.extensions["yjy"]
     with ext.db.session() as s:
@@ -281,8 +286,8 @@ def broadcast_list(limit: int) -> None:
     for b in rows:
         r = found[b.id]
         delivered = f"{r.delivered:,}" if r.batches_reported else "-"
-        created = b.created_at.astimezone(SEOUL) if b.created_at.tzinfo else b.created_at  # SQLite: Seoul wall time
-        click.echo(f"{b.id:>5} {b.status:<9} {b.audience:>9,} {delivered:>9}  {created:%Y-%m-%d %H:%M}  {b.name}")
+        status = "scheduled" if b.status == "planned" and b.scheduled_at else b.status
+        click.echo(f"{b.id:>5} {status:<9} {b.audience:>9,} {delivered:>9}  {_seoul(b.created_at)}  {b.name}")
 
 
 @broadcast_cli.command("status")
@@ -299,6 +304,8 @@ def broadcast_status(broadcast_id: int) -> None:
             raise click.ClickException(f"no broadcast {broadcast_id}")
         click.echo(f"#{b.id} {b.name}: {b.status}, {b.audience:,} recipients ({b.mode})"
                    + (f" - {b.error}" if b.error else ""))
+        if b.status == "planned" and b.scheduled_at:
+            click.echo(f"scheduled for {_seoul(b.scheduled_at)} Asia/Seoul (a worker with its scheduler sends it)")
         click.echo(_results_line(broadcasts.results(ext.db, [b.id])[b.id]))
         click.echo(f"{'seq':>4} {'size':>6} {'status':<8} {'tries':>5} {'msg_id':<12} {'total':>6} {'sent':>6} "
                    f"{'errors':>6} {'filtered out':>12}")

@@ -6,11 +6,14 @@ development runner has no worker process: its queue runs each job at once in the
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
 from rq import Queue, Retry
 from wechatpy.exceptions import WeChatClientException
+
+from .places import SEOUL
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +78,26 @@ def send_booking_confirmation(ref: str) -> str:
     return "sent"
 
 
-def send_broadcast(broadcast_id: int) -> str:
-    """Send (or resume) a planned broadcast on a worker; its batches make a re-run safe."""
+def send_broadcast(broadcast_id: int, scheduled_for: str | None = None) -> str:
+    """Send (or resume) a planned broadcast on a worker; its batches make a re-run safe.
+
+    A scheduled job whose time is no longer the broadcast's was replaced by a later `send`: it does nothing.
+    """
     from . import broadcast_send
     from .broadcast_news import NewsComposer
+    from .db.models import Broadcast
 
     ext = current_app.extensions["yjy"]
+    if scheduled_for is not None:
+        with ext.db.session() as s:
+            broadcast = s.get(Broadcast, broadcast_id)
+            current = broadcast.scheduled_at if broadcast else None
+        if current is None or _as_utc(current) != _as_utc(datetime.fromisoformat(scheduled_for)):
+            return f"skipped: broadcast {broadcast_id} was rescheduled or sent since this job was queued"
     report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, broadcast_id,
                                  compose=NewsComposer(ext.services).payload)
     return f"{report.status}: {len(report.sent)} batches sent{f' ({report.error})' if report.error else ''}"
+
+
+def _as_utc(when: datetime) -> datetime:
+    return (when if when.tzinfo else when.replace(tzinfo=SEOUL)).astimezone(timezone.utc)  # SQLite: Seoul wall time

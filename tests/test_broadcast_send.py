@@ -293,7 +293,8 @@ def test_cli_openids_from_a_csv(ext, app, fake_api, tmp_path):
     assert out.exit_code != 0 and "bad.csv, line 3" in out.output
 
 
-def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
+def test_send_at_a_time_is_scheduled_on_the_queue_and_a_new_time_replaces_the_old(ext, app, fake_api):
+    from bot import jobs
     from bot.clock import Clock
 
     seed(ext, 2)
@@ -309,6 +310,7 @@ def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
     out = runner.invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00"])
     if ext.config.embedded_redis:
         assert out.exit_code != 0 and "no job scheduler" in out.output
+        assert "scheduled" not in runner.invoke(args=["broadcast", "status", str(p.broadcast_id)]).output
         return
     assert out.exit_code == 0 and "scheduled for 2026-12-01 10:00 Asia/Seoul" in out.output, out.output
     from rq.registry import ScheduledJobRegistry
@@ -317,7 +319,20 @@ def test_send_at_a_time_is_scheduled_on_the_queue(ext, app, tmp_path):
     (job_id,) = registry.get_job_ids()
     when = registry.get_scheduled_time(job_id)
     assert when == datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Seoul
-    assert ext.queue.fetch_job(job_id).args == (p.broadcast_id,)
+    assert ext.queue.fetch_job(job_id).args == (p.broadcast_id, "2026-12-01T10:00:00+09:00")
+
+    # the marketer moves it to 09:00 Beijing time (10:00 Seoul is 09:00 Beijing: an hour later, 11:00 Seoul)
+    out = runner.invoke(args=["broadcast", "send", str(p.broadcast_id), "--at", "2026-12-01T10:00+08:00"])
+    assert "scheduled for 2026-12-01 11:00 Asia/Seoul" in out.output, out.output
+    status = runner.invoke(args=["broadcast", "status", str(p.broadcast_id)]).output
+    assert "planned" in status and "scheduled for 2026-12-01 11:00 Asia/Seoul" in status
+    assert f"{p.broadcast_id} scheduled" in " ".join(runner.invoke(args=["broadcast", "list"]).output.split())
+    old, new = sorted(registry.get_job_ids(), key=registry.get_scheduled_time)
+    with app.app_context():  # the worker reaches the first time: that job is stale and sends nothing
+        assert jobs.send_broadcast(*ext.queue.fetch_job(old).args).startswith("skipped")
+        assert fake_api.mass_sends() == []
+        assert jobs.send_broadcast(*ext.queue.fetch_job(new).args).startswith("sent")
+    assert len(fake_api.mass_sends()) == 1
 
 
 def test_texts_per_language_go_to_the_right_followers(ext, fake_api):
