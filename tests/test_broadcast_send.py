@@ -47,7 +47,7 @@ def batches_of(ext, bid: int) -> list[BroadcastBatch]:  # type: ignore[no-untype
                               .order_by(BroadcastBatch.seq)))
 
 
-@pytest.mark.parametrize("n,sizes", [(2, [2]), (10_001, [9_999, 2])])
+@pytest.mark.parametrize("n,sizes", [(2, [2]), (10_000, [10_000]), (10_001, [9_999, 2])])
 def test_openid_batches_go_out_once_each_with_their_clientmsgid(ext, fake_api, n, sizes):
     seed(ext, n)
     p = plan(ext)
@@ -58,6 +58,13 @@ def test_openid_batches_go_out_once_each_with_their_clientmsgid(ext, fake_api, n
     assert [c.body["clientmsgid"] for c in calls] == [f"yjy-{p.broadcast_id}-{i}" for i in range(len(sizes))]
     assert calls[0].body["text"]["content"] == "首尔冬日优惠来啦" and calls[0].body["msgtype"] == "text"
     assert all(b.status == "sent" and b.msg_id for b in batches_of(ext, p.broadcast_id))
+
+
+def test_one_recipient_is_refused_before_anything_reaches_wechat(ext, fake_api):
+    seed(ext, 1)
+    with pytest.raises(broadcasts.PlanError, match="at least 2 recipients"):
+        plan(ext)
+    assert fake_api.mass_sends() == []
 
 
 def test_all_followers_go_through_send_to_all(ext, fake_api):
