@@ -34,6 +34,9 @@ def _has(text: str, word: str) -> bool:
     return word in text
 
 
+MAX_AMOUNT = Decimal(10) ** 12  # a trillion of anything is a typo, not a traveler's budget
+
+
 def parse_amount(token: str) -> Decimal | None:
     """A number written with digits, Chinese numerals or both; None if it is not a number."""
     s = token.replace(",", "").replace("，", "").strip().lower()

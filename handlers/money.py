@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.inbound import Incoming
-from bot.money import MoneyQuery
+from bot.money import MAX_AMOUNT, MoneyQuery
 from bot.places import SEOUL
 from bot.replies import Reply
 from bot.router import Context, Router
@@ -52,6 +52,8 @@ def money(msg: Incoming, ctx: Context) -> Reply:
 
     assert query.amount is not None and query.source is not None
     source = parser.currencies[query.source]
+    if query.amount > MAX_AMOUNT:
+        return ctx.cards.text("amount_too_large", ctx.lang, source_name=names[query.source])
     results, missing = [], []
     for code in query.targets:
         value = table.convert(query.amount, query.source, code)

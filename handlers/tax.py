@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.inbound import Incoming
+from bot.money import MAX_AMOUNT
 from bot.replies import Reply
 from bot.router import Context, Router
 
@@ -18,6 +19,10 @@ def tax_refund(msg: Incoming, ctx: Context) -> Reply:
     page = f"{ctx.cards.public_base_url}/p/info/tax_refund" + ("?lang=en" if ctx.lang == "en" else "")
     if query is None or query.amount is None:
         return ctx.cards.text("tax_rules", ctx.lang, rules=rules, page=page)
+    money = ctx.services.content.money
+    if query.amount > MAX_AMOUNT:
+        return ctx.cards.text("amount_too_large", ctx.lang,
+                              source_name=money.currencies[query.source].name.get(ctx.lang, query.source))
     amount_krw = query.amount
     converted_from = None
     if query.source != "KRW":
@@ -25,8 +30,8 @@ def tax_refund(msg: Incoming, ctx: Context) -> Reply:
         per_unit = quote.table.per_unit(query.source) if quote else None
         if per_unit is None:
             return ctx.cards.text("money_unavailable", ctx.lang)
-        converted_from = {"amount": ctx.services.content.money.currencies[query.source].format(query.amount),
-                          "name": ctx.services.content.money.currencies[query.source].name.get(ctx.lang, ""),
+        converted_from = {"amount": money.currencies[query.source].format(query.amount),
+                          "name": money.currencies[query.source].name.get(ctx.lang, ""),
                           "as_of": quote.table.as_of.strftime("%Y-%m-%d"), "source": quote.table.source}
         amount_krw = query.amount * per_unit
     estimate = rules.estimate(int(amount_krw.to_integral_value()) if isinstance(amount_krw, Decimal) else amount_krw)
