@@ -214,9 +214,24 @@ def _aligned(text: str) -> tuple[str, str]:
     return (kept if len(kept) == len(folded) else folded), folded
 
 
+_PHONE_LEAD = re.compile(r"[\s,，:：]*(?:手机号码?|手机|电话号码?|电话|联系方式|mobile|phone|tel)?[\s,，:：是]*$")
+
+
+def _without_phone(text: str) -> str:
+    """The text minus a mobile number and its lead-in: "我叫张伟，手机138 1234 5678" -> "我叫张伟"."""
+    kept, folded = _aligned(text)
+    for pattern in (_CN_MOBILE, _KR_MOBILE):
+        if m := pattern.search(folded):
+            head = folded[:m.start()]
+            head_end = _PHONE_LEAD.search(head).start()  # type: ignore[union-attr]  # always matches
+            return (kept[:head_end] + " " + kept[m.end():]).strip()
+    return text
+
+
 def parse_name(text: str) -> str | None:
-    """A contact name ("张伟", "Li Wei", "欧阳·娜娜") after any lead-in like "我叫" or "my name is"."""
-    kept, folded = _aligned(text.strip())
+    """A contact name ("张伟", "Li Wei", "欧阳·娜娜") after any lead-in like "我叫" or "my name is";
+    a phone number given with it is left out ("张伟 13812345678")."""
+    kept, folded = _aligned(_without_phone(text).strip())
     lead = _NAME_LEAD.match(folded)
     name = kept[lead.end():] if lead else kept
     name = " ".join(name.translate(_NAME_MARKS).strip(_NAME_TRAILER).split())
@@ -236,7 +251,9 @@ _PERIOD_RANGES = {"am": (0, 12), "pm": (12, 18), "eve": (18, 24)}  # hours, end 
 _PERIOD_RE = "|".join(rf"\b{w}\b" if w.isascii() else w
                       for w in sorted(_PERIODS, key=len, reverse=True) if w not in ("am", "pm"))
 # "14:00", "下午两点", "2点半", "十点30", "2pm", "2:30 pm"
-_CLOCK = re.compile(rf"(?:({_PERIOD_RE})\s*)?(?<!\d)({_NUM})\s*(?::\s*(\d{{2}})|点\s*(半|\d{{1,2}})?)\s*(am|pm)?"
+# "8点 2个人" is eight o'clock and two people, not 8:02.
+_CLOCK = re.compile(rf"(?:({_PERIOD_RE})\s*)?(?<!\d)({_NUM})\s*(?::\s*(\d{{2}})|点\s*(半|\d{{1,2}}(?![\d\s]*[个人位名大小]))?)"
+                    rf"\s*(am|pm)?"
                     rf"|(?<![\d:])(\d{{1,2}})\s*(am|pm)\b")
 _INDEX = re.compile(rf"(第|no\.?|#)?\s*({_NUM})\s*(个|场|档|班|次)?")
 

@@ -2,6 +2,8 @@
 
 The answers so far live in the conversation state (`state["bk"]`, Redis, with its TTL); each step asks
 for the first missing answer, so "改成周日" at any step changes one answer and carries on from there.
+One message may answer several questions ("订乱打秀 周六晚上8点 2个人"): every open answer it gives is
+taken, and the reply says back what was noted.
 Confirmation goes to `bot.bookings`, which takes the seats atomically and is idempotent per flow.
 """
 from __future__ import annotations
@@ -42,8 +44,15 @@ def start(msg: Incoming, ctx: Context) -> Outcome:
         name, phone = ctx.state["contact"]
     if name and phone:
         bk["n"], bk["ph"] = name, phone
-    if product_id and catalogue.get(product_id):
+    product = catalogue.get(product_id) if product_id else None
+    if product is not None:
         bk["p"] = product_id
+        before = dict(bk)
+        wrong = _take_extras(ctx, bk, product, msg.text or "")  # "订乱打秀 明天晚上8点 2个人"
+        noted = _noted(before, bk)
+        if wrong:
+            return _ask(ctx, bk, wrong[0], problem=wrong[1], intro=True, noted=noted)
+        return _advance(ctx, bk, intro=True, noted=noted)
     return _advance(ctx, bk, intro=True)
 
 
@@ -90,10 +99,45 @@ def step(msg: Incoming, ctx: Context) -> Outcome:
             return _ask(ctx, bk, "confirm", problem="how_to_edit")
         # A bare answer at the summary ("周日", "3个人") is a change too.
         return _change(ctx, bk, current, text)
+    before = dict(bk)
     problem = _take_answer(ctx, bk, current, text)
-    if problem:
+    answered = dict(bk)
+    product = ctx.services.content.products.get(bk.get("p", ""))
+    wrong = _take_extras(ctx, bk, product, text) if product and problem != "product_gone" else None
+    noted = _noted(answered, bk)
+    if wrong:
+        return _ask(ctx, bk, wrong[0], problem=wrong[1], noted=noted)
+    if problem and bk == before:  # nothing in the message answers anything still open
         return _ask(ctx, bk, current, problem=problem)
-    return _advance(ctx, bk)
+    return _advance(ctx, bk, noted=noted)
+
+
+def _noted(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The answers a message gave besides the one asked for, to say back what was understood."""
+    return [key for key in ("d", "s", "a", "ph") if after.get(key) and not before.get(key)]
+
+
+def _take_extras(ctx: Context, bk: dict[str, Any], product: Product, text: str) -> tuple[str, str] | None:
+    """Fill every open answer the message also gives ("明天晚上8点 2个人" at the date question).
+
+    Answers already given stay (changing one takes "改成"); a bare "2" answers only the question asked.
+    Returns (step, problem) for the first answer that cannot be used, e.g. a day the product does not run.
+    """
+    if not text or parse_pick(text) is not None:
+        return None
+    wrong: list[tuple[str, str]] = []
+    if not bk.get("d") and (day := parse_date(text, _today(ctx))) is not None:
+        if problem := _set_date(ctx, bk, product, day):
+            wrong.append(("date", problem))
+    if product.slots and bk.get("d") and not bk.get("s"):
+        if (slot := parse_slot(text, _slots(ctx, bk, product))) is not None:
+            bk["s"] = slot
+    if not bk.get("a") and (party := parse_party(text)) is not None:
+        if problem := _set_party(ctx, bk, product, party):
+            wrong.append(("party", problem))
+    if not bk.get("ph") and (phone := parse_phone(text)) is not None:
+        bk["ph"] = phone
+    return wrong[0] if wrong else None
 
 
 def _take_answer(ctx: Context, bk: dict[str, Any], current: str, text: str) -> str | None:
@@ -230,16 +274,18 @@ def _next(ctx: Context, bk: dict[str, Any]) -> str:
     return "confirm"
 
 
-def _advance(ctx: Context, bk: dict[str, Any], intro: bool = False) -> Outcome:
-    return _ask(ctx, bk, _next(ctx, bk), intro=intro)
+def _advance(ctx: Context, bk: dict[str, Any], intro: bool = False, noted: list[str] | None = None) -> Outcome:
+    return _ask(ctx, bk, _next(ctx, bk), intro=intro, noted=noted)
 
 
 def _ask(ctx: Context, bk: dict[str, Any], step_name: str, problem: str | None = None,
-         intro: bool = False) -> Outcome:
-    """Ask for `step_name` (after saying what was wrong, if anything) and remember where we are."""
+         intro: bool = False, noted: list[str] | None = None) -> Outcome:
+    """Ask for `step_name` (after saying what was wrong, if anything, and what else was understood)
+    and remember where we are."""
     catalogue = ctx.services.content.products
     product = catalogue.get(bk.get("p", ""))
-    view: dict[str, Any] = dict(step=step_name, problem=problem or "", intro=intro, product=product,
+    view: dict[str, Any] = dict(step=step_name, problem=problem or "", intro=intro, noted=noted or [],
+                                product=product,
                                 products=list(catalogue), bk=bk, day=_day_view(ctx, bk.get("d")),
                                 bad_day=_day_view(ctx, bk.get("bad_day")), left=bk.get("left"))
     if product is not None:
