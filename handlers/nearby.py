@@ -11,10 +11,21 @@ from .attractions import show_list
 router = Router("nearby")
 RESULTS = 15  # kept in the state for "更多"
 MOVED_METRES = 1000  # a LOCATION event this far from the last one is worth a new list
+# Farther than this from every place we know, the traveler is not in Seoul yet (at home, in transit):
+# a list of places hundreds of kilometres away helps nobody. Incheon airport (~50 km) is well inside.
+FAR_METRES = 100_000
+
+
+def _far_from_everything(ctx: Context, lat: float, lng: float) -> float | None:
+    """The distance to the nearest place we know, when that is beyond FAR_METRES."""
+    nearest = ctx.services.content.places.nearest(lat, lng, limit=1)
+    return nearest[0][1] if nearest and nearest[0][1] > FAR_METRES else None
 
 
 def nearby_list(ctx: Context, lat: float, lng: float, *, category: str | None, anchor: str | None,
                 exclude: frozenset[str] = frozenset()) -> Reply:
+    if (far := _far_from_everything(ctx, lat, lng)) is not None:
+        return ctx.cards.text("nearby_far", ctx.lang, km=int(far // 1000))
     found = ctx.services.content.places.nearest(lat, lng, category=category, limit=RESULTS, exclude=exclude)
     extras = {place.id: ctx.cards.distance(metres, ctx.lang) for place, metres in found}
     return show_list(ctx, [place.id for place, _ in found], kind="nearby", category=category,
@@ -44,6 +55,8 @@ def reported_location(msg: Incoming, ctx: Context) -> Reply:
     _remember(ctx, loc.lat, loc.lng, "")
     if last and distance_m(last["lat"], last["lng"], loc.lat, loc.lng) < MOVED_METRES:
         return no_reply()
+    if _far_from_everything(ctx, loc.lat, loc.lng) is not None:
+        return no_reply()  # opening the chat at home is no question: say nothing
     return nearby_list(ctx, loc.lat, loc.lng, category=None, anchor=None)
 
 
