@@ -6,18 +6,32 @@ section early and break (or inject into) the reply XML. `render_xml` splits ever
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from typing import Any
 
 from wechatpy.replies import ArticlesReply, BaseReply, EmptyReply, TextReply
 
 SUCCESS = "success"  # WeChat shows nothing and does not retry
+MAX_TEXT_BYTES = 2048  # WeChat's limit on a text message's content, in UTF-8 bytes (about 680 汉字)
+TRIMMED_MARK = "\n……"  # ends a text cut to that limit; the conversation tests fail on it
 
 Reply = BaseReply
+log = logging.getLogger(__name__)
 
 
 def text(content: str) -> TextReply:
-    return TextReply(content=content)
+    return TextReply(content=fit_text(content))
+
+
+def fit_text(content: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """`content` within WeChat's limit, cut at a line end: shortened beats "该公众号暂时无法提供服务"."""
+    data = content.encode("utf-8")
+    if len(data) <= limit:
+        return content
+    log.warning("text reply of %d bytes cut to WeChat's %d: %r...", len(data), limit, content[:60])
+    head = data[:limit - len(TRIMMED_MARK.encode("utf-8"))].decode("utf-8", "ignore")
+    return (head[:head.rindex("\n")] if "\n" in head else head).rstrip() + TRIMMED_MARK
 
 
 def news(title: str, description: str, url: str, image: str = "") -> ArticlesReply:

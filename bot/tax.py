@@ -45,6 +45,7 @@ class TaxRules:
     estimate_source: str
     claim: dict[str, Text]
     notes: tuple[Text, ...]
+    chat: dict[str, tuple[str, ...]]  # short lines for the chat answer, per language; the page has the rest
 
     def estimate(self, amount_krw: int) -> Estimate:
         immediate = amount_krw <= self.immediate_max_per_purchase_krw
@@ -120,4 +121,14 @@ def load_tax_rules(path: Path) -> TaxRules:
         bands=tuple(bands), estimate_rate=estimate, estimate_source=str((rate or {}).get("source", "")),
         claim={k: _text(doc, v, f"claim.{k}") for k, v in claim.items()},
         notes=tuple(_text(doc, n, f"notes.{i}") for i, n in enumerate(d.get("notes") or [])),
+        chat=_lines(doc, d.get("chat"), "chat"),
     )
+
+
+def _lines(doc: yamlfile.Located, value: Any, path: str) -> dict[str, tuple[str, ...]]:
+    ok = isinstance(value, dict) and all(
+        isinstance(value.get(k), list) and all(isinstance(line, str) and line.strip() for line in value[k])
+        for k in ("zh-CN", "en"))
+    if not ok:
+        raise doc.error(path, "expected {zh-CN: [short lines], en: [short lines]}")
+    return {k: tuple(line.strip() for line in v) for k, v in value.items()}

@@ -78,3 +78,19 @@ def test_info_and_tax_pages(app):
     assert "1,500" in tax and "暂无公开数据" in tax
     assert client.get("/p/info/tax_refund?lang=en").data.decode().count("not published") >= 1
     assert client.get("/p/info/nothing_here").status_code == 404
+
+
+@pytest.mark.parametrize("chat", ["chat: hello\n", "chat: {zh-CN: [a], en: []}\n", "chat: {zh-CN: [a, ''], en: [b]}\n",
+                                  "chat: {zh-CN: [a]}\n"])
+def test_tax_chat_lines_are_checked_with_file_and_line(tmp_path, chat):
+    shipped = (CONTENT / "tax_refund.yaml").read_text(encoding="utf-8")
+    start, end = shipped.index("\nchat:\n") + 1, shipped.index("\nnotes:\n") + 1
+    path = tmp_path / "tax_refund.yaml"
+    path.write_text(shipped[:start] + chat + shipped[end:], encoding="utf-8")
+    line = shipped[:start].count("\n") + 1
+    if chat == "chat: {zh-CN: [a], en: []}\n":
+        assert load_tax_rules(path).chat == {"zh-CN": ("a",), "en": ()}  # no lines is allowed
+        return
+    with pytest.raises(SourceError) as info:
+        load_tax_rules(path)
+    assert f"tax_refund.yaml, line {line}: chat: expected" in str(info.value)

@@ -236,3 +236,17 @@ def test_webhook_still_answers_when_redis_is_down(app_factory, openid, caplog):
     assert "Redis unavailable" in caplog.text
     assert elapsed < 4.0  # far inside WeChat's window even with Redis gone
 
+
+
+def test_a_text_longer_than_wechat_takes_is_cut_at_a_line_end():
+    from bot.replies import MAX_TEXT_BYTES, TRIMMED_MARK, fit_text, text
+
+    short = "景福宫\n几点开门"
+    assert fit_text(short) == short
+    lines = "\n".join(f"{i:03d} 这是第{i}行的内容" for i in range(200))
+    cut = text(lines).content
+    assert len(cut.encode()) <= MAX_TEXT_BYTES and cut.endswith(TRIMMED_MARK)
+    kept = cut.removesuffix(TRIMMED_MARK)
+    assert lines.startswith(kept) and lines[len(kept)] == "\n"  # whole lines only
+    one_line = "退" * 1000  # 3,000 bytes and no line end: cut between characters, never inside one
+    assert fit_text(one_line) == "退" * ((MAX_TEXT_BYTES - len(TRIMMED_MARK.encode())) // 3) + TRIMMED_MARK

@@ -17,7 +17,8 @@ click (menu key), image.
 Checks (`expect`): type (text | news), equals (the whole text; a failure shows a diff), contains /
 not_contains (string or list, on the text or on the news title + description), regex, title /
 title_contains, url_regex, no_reply, state (a mapping of keys that must match, or null for "no
-conversation state"). `rates` are KRW per unit of each currency, as of the clock.
+conversation state"). `rates` are KRW per unit of each currency, as of the clock. Whatever a turn
+checks, a text reply cut to WeChat's 2048-byte limit fails it.
 Errors in a fixture file name the file and line. `bot.testing.replay` plays them.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 
 from .. import yamlfile
 from ..protocol import parse_xml
+from ..replies import MAX_TEXT_BYTES, TRIMMED_MARK
 from ..yamlfile import Located
 from . import sender as build
 
@@ -219,6 +221,8 @@ class Reply:
 def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) -> list[str]:
     """What does not hold, as readable lines (empty when everything holds)."""
     problems = []
+    if reply.kind == "text" and reply.text.endswith(TRIMMED_MARK):  # every turn, checked or not
+        problems.append(f"the reply was cut to WeChat's {MAX_TEXT_BYTES}-byte limit for a text: shorten its template")
     as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
     if expect.get("no_reply") and reply.kind != "none":
         problems.append(f"expected no reply (success), got {reply.kind}: {reply.text[:120]!r}")
