@@ -35,7 +35,7 @@ class Extension:
 
 def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment."""
-    from . import admin, cli, health, logs, pages, webhook
+    from . import admin, cli, errors, health, logs, pages, webhook
 
     config = config or load_config(overrides=overrides)
     logs.setup(config.secrets)
@@ -58,6 +58,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
         app.register_blueprint(simulator.bp)
         if not config.dev:
             log.warning("the chat simulator is on at /simulator: anyone who reaches it can chat as any openid")
+    errors.register(app)
     cli.register(app)
     log.info("app ready: redis=%s database=%s mode=%s", "embedded" if config.embedded_redis else "server",
              ext.db.engine.dialect.name, config.wechat.mode)

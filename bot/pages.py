@@ -93,7 +93,7 @@ def mask_phone(phone: str) -> str:
     return f"{country} {number[:3]}{'*' * max(len(number) - 7, 0)}{number[-4:]}"
 
 
-@bp.app_errorhandler(404)
 def not_found(_exc: Exception | None = None) -> Response:
+    """The friendly 404 page (also for URLs outside /p/: `bot.errors`)."""
     cards = current_app.extensions["yjy"].cards
     return _html(cards.page("not_found", _lang()), status=404)

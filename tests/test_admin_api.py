@@ -116,3 +116,20 @@ def test_preview_sends_a_news_spec_to_test_openids(admin, fake_api):
     with admin.extensions["yjy"].db.session() as s:
         rows = [(a.path, a.status, a.detail) for a in s.scalars(select(AdminAudit).order_by(AdminAudit.id))]
     assert rows[-1] == ("/admin/api/broadcasts/preview", 200, {"to": 1, "refused": []})
+
+
+def test_api_errors_are_json_with_a_reason_never_html(admin, tmp_path):
+    unknown = call(admin, "GET", "/nothing-here")
+    assert unknown.status_code == 404 and unknown.is_json and "not found" in unknown.json["error"]
+    wrong_method = call(admin, "DELETE", "/broadcasts")
+    assert wrong_method.status_code == 405 and wrong_method.is_json
+    assert admin.test_client().get("/no-such-page").content_type.startswith("text/html")  # phones get the page
+
+    from bot.db import Database
+
+    ext = admin.extensions["yjy"]
+    ext.services.db = Database(f"sqlite:///{tmp_path}/missing-folder/x.sqlite3")  # a database that cannot open
+    down = call(admin, "GET", "/broadcasts")
+    assert down.status_code == 503 and down.is_json
+    assert down.json["error"].startswith("the database or the job queue did not answer")
+    assert "Traceback" not in down.get_data(as_text=True)
