@@ -52,8 +52,10 @@ def setup() -> Response:
     presets = [{"name": p.name["zh-CN"], "lat": p.lat, "lng": p.lng}
                for p in (places.get(pid) for pid in PRESETS) if p is not None]
     scenes = sorted({scene for c in ext.content.coupons.items.values() for scene in c.qrscenes})
+    examples = [{"file": path.name, "yaml": path.read_text(encoding="utf-8")}
+                for path in sorted((ext.content.dir / "broadcasts").glob("*.yaml"))]
     return jsonify({"menu": ext.content.menu.to_wechat(ext.config.public_base_url), "presets": presets,
-                    "scenes": scenes, "mode": ext.config.wechat.mode})
+                    "scenes": scenes, "mode": ext.config.wechat.mode, "broadcasts": examples})
 
 
 @bp.post("/api/send")

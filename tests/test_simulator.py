@@ -130,6 +130,12 @@ def test_a_marketer_previews_a_broadcast_file(page):
     assert re.search(r"「冬日首尔」将发给 \d+ 位关注者（all）", page.inner_text("[data-testid=preview-summary]"))
     card = page.wait_for_selector("[data-testid=news] >> nth=-1")
     assert "Gyeongbokgung" in card.inner_text() and "首尔冬日立减" in card.inner_text()
+    page.select_option("#broadcast-example", label="hallyu_kol_fans.yaml")  # the shipped examples are offered
+    assert "韩流达人粉丝" in page.input_value("#broadcast")
+    page.click("#preview")
+    summary = page.locator("[data-testid=preview-summary]", has_text="韩流达人粉丝")
+    summary.wait_for()
+    assert "（openids）" in summary.inner_text()
     page.fill("#broadcast", "name: 冬日首尔\naudience: {all: true}\ntext: 你好\ncolour: red\n")
     page.click("#preview")
     assert "第 4 行" in page.inner_text("[data-testid=preview-error]")

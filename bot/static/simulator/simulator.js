@@ -178,6 +178,9 @@ async function setup() {
     $("presets").appendChild(b);
   });
   data.scenes.forEach((s) => $("scene").add(new Option(s, s)));
+  const examples = $("broadcast-example");
+  data.broadcasts.forEach((b) => examples.add(new Option(b.file, b.yaml)));
+  examples.onchange = () => { if (examples.value) $("broadcast").value = examples.value; };
   system("模拟器已连接：像在微信里一样聊天吧");
 }
 
