@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from datetime import datetime
 from typing import Any, Callable
 
 import click
@@ -80,7 +81,7 @@ def who(by: str | None = None) -> str:
 
 
 def _audit(ctx: click.Context, by: str | None, code: int, error: str | None) -> None:
-    from datetime import datetime, timezone
+    from datetime import timezone
 
     from .db.models import AdminAudit
 
@@ -102,6 +103,57 @@ def _audit(ctx: click.Context, by: str | None, code: int, error: str | None) -> 
                              detail={"error": error[:300]} if error else {}))
     except Exception:  # noqa: BLE001 - the command's own outcome matters more; say so in the log
         log.exception("could not write the audit record for %s", ctx.info_name)
+
+
+bookings_cli = AppGroup("bookings", help="Bookings, for staff.")
+
+
+@bookings_cli.command("travelers")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]), metavar="DAY")
+@click.option("--product", "product_id", help="Only this product (default: every product that needs passports).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the list to this CSV file (passport numbers in full: keep it safe, delete it after).")
+@click.option("--by", "created_by", help="Who exports it (default: your user name); audited.")
+@audited
+def bookings_travelers(day: datetime, product_id: str | None, csv_path: str | None,
+                       created_by: str | None) -> None:
+    """The travelers' passport details of DAY's bookings (the DMZ checkpoint list), and who is still missing."""
+    import csv
+
+    from . import passports
+    from .db.models import Booking
+
+    ext = current_app.extensions["yjy"]
+    products = {p.id for p in ext.content.products if p.passport}
+    if product_id:
+        if product_id not in {p.id for p in ext.content.products}:
+            raise click.BadParameter(f"no product {product_id!r} in content/products.yaml", param_hint="--product")
+        products = {product_id}
+    with ext.db.session() as s:
+        found = list(s.scalars(select(Booking).where(Booking.day == day.date(), Booking.status == "confirmed",
+                                                     Booking.product_id.in_(products))
+                               .order_by(Booking.product_id, Booking.slot, Booking.ref)))
+    recorded = passports.travelers(ext.db, [b.ref for b in found])
+    rows, missing = [], 0
+    for b in found:
+        party = b.adults + b.children
+        missing += max(party - len(recorded[b.ref]), 0)
+        click.echo(f"{b.ref} {b.product_id} {b.slot} party {party}: {len(recorded[b.ref])} passport(s)"
+                   f"{'' if len(recorded[b.ref]) >= party else '  <- MISSING ' + str(party - len(recorded[b.ref]))}"
+                   f"  contact {b.contact_name} {b.phone}")
+        for t in recorded[b.ref]:
+            click.echo(f"    {t.name:<24} {t.passport_no:<12} {t.nationality} {t.birth_date.isoformat()}")
+            rows.append([b.product_id, b.day.isoformat(), b.slot, b.ref, t.name, t.passport_no, t.nationality,
+                         t.birth_date.isoformat(), b.contact_name, b.phone])
+    click.echo(f"{_count(len(found), 'booking')}, {_count(len(rows), 'traveler')} with passport details, "
+               f"{missing} still missing")
+    if csv_path:
+        with open(csv_path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["product", "day", "slot", "booking", "name", "passport_no", "nationality",
+                             "birth_date", "contact", "phone"])
+            writer.writerows(rows)
+        click.echo(f"written to {csv_path}")
 
 
 @broadcast_cli.command("create")
@@ -388,6 +440,7 @@ def worker(burst: bool) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(products_cli)
+    app.cli.add_command(bookings_cli)
     app.cli.add_command(broadcast_cli)
     app.cli.add_command(menu_cli)
     app.cli.add_command(routing)

@@ -20,6 +20,7 @@ from .coupons import Coupons
 from .info import Topics
 from .intents import IntentMatch, IntentMatcher, fold, normalize
 from .money import MoneyParser
+from .passports import mentions_passport
 from .places import Places
 from .products import Catalogue
 
@@ -234,6 +235,8 @@ class Understander:
             return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
         if "my_bookings" in contained:
             return Understanding("my_bookings", 1.0, True)
+        if mentions_passport(text):  # "ZHANG WEI E12345678 1990-01-01" after booking the DMZ tour
+            return Understanding("passport", 1.0, False)
         product = self.products.find(text)
         if "book" in contained or (product and "订" in fold(text)):  # "我想订DMZ", "订乱打秀"
             return Understanding("book", contained.get("book", 1.0), False,

@@ -8,7 +8,7 @@ import segno
 from markupsafe import Markup
 from flask import Blueprint, Response, current_app, request
 
-from . import bookings, links
+from . import bookings, links, passports
 from .cards import DEFAULT_LANG
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
@@ -81,8 +81,10 @@ def booking(ref: str) -> Response:
     item = s.content.products.get(found.product_id)
     free_until = item.free_cancel_until(found.day, found.slot).strftime("%Y-%m-%d %H:%M") if item else ""
     qr = segno.make(found.ref, error="m").svg_inline(scale=6, border=2)
+    travelers = passports.travelers(s.db, [found.ref])[found.ref] if item and item.passport else None
     response = _html(s.cards.page("booking", _lang(), booking=found, product=item, free_until=free_until,
-                                  phone=mask_phone(found.phone), qr_svg=Markup(qr)))
+                                  phone=mask_phone(found.phone), qr_svg=Markup(qr), travelers=travelers,
+                                  mask=passports.mask))
     response.headers["Cache-Control"] = "private, no-store"  # a traveler's booking, not for shared caches
     return response
 

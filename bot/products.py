@@ -19,7 +19,7 @@ Text = dict[str, str]
 CATEGORIES = ("tour", "show", "ticket", "class", "transport", "beauty", "experience")
 KEYS = {"id", "name", "aliases", "category", "summary", "includes", "meeting_point", "duration", "price",
         "capacity", "slots", "start", "days", "closed_dates", "lead_hours", "max_party", "cancel", "notes",
-        "attraction", "interests", "source"}
+        "attraction", "interests", "passport", "source"}
 _ID = re.compile(r"^[a-z0-9_]{2,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -50,6 +50,7 @@ class Product:
     interests: tuple[str, ...]  # categories.yaml ids a booking counts as interests (broadcast audiences)
     source: str
     line: int
+    passport: bool = False  # each traveler's passport details are needed before departure (DMZ checkpoint)
 
     def t(self, field_name: str, lang: str) -> str:
         value: Text = getattr(self, field_name)
@@ -119,6 +120,11 @@ class _Checker:
             return default
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise self.doc.error(path, f"expected a whole number >= {low}, got {value!r}")
+        return value
+
+    def flag(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.doc.error(path, f"expected true or false, got {value!r}")
         return value
 
     def hhmm(self, value: Any, path: str) -> str:
@@ -199,6 +205,7 @@ def load_catalogue(path: Path, place_ids: set[str], category_ids: set[str]) -> C
             cancel_text=c.text(cancel.get("text"), f"{p}.cancel.text"),
             notes=c.text(raw.get("notes"), f"{p}.notes", required=False), attraction=attraction,
             interests=tuple(dict.fromkeys(interests)), source=str(raw.get("source") or ""), line=doc.line(p) or 0,
+            passport=c.flag(raw.get("passport", False), f"{p}.passport"),
         )
         if not product.source:
             raise doc.error(f"{p}.source", "every product needs its source")

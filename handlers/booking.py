@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot import bookings, coupons, jobs, links
+from bot import bookings, coupons, jobs, links, passports
 from bot.booking_input import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
 from bot.inbound import Incoming
 from bot.intents import normalize
@@ -367,8 +367,9 @@ def _confirm(msg: Incoming, ctx: Context, bk: dict[str, Any]) -> Outcome:
 
 
 def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
+    product = ctx.services.content.products.get(booking.product_id)
     return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=_names(ctx),
-                          day=_day_view(ctx, booking.day.isoformat()),
+                          day=_day_view(ctx, booking.day.isoformat()), passport=bool(product and product.passport),
                           url=links.booking_url(ctx.services.config, booking.ref, booking.openid))
 
 
@@ -393,8 +394,10 @@ def _send_confirmation(ctx: Context, ref: str) -> None:
 def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     found = bookings.for_follower(ctx.services.db, msg.openid)
     config = ctx.services.config
-    items = [{"b": b, "day": _day_view(ctx, b.day.isoformat()), "url": links.booking_url(config, b.ref, b.openid)}
-             for b in found]
+    needs = {p.id for p in ctx.services.content.products if p.passport}
+    recorded = passports.travelers(ctx.services.db, [b.ref for b in found if b.product_id in needs])
+    items = [{"b": b, "day": _day_view(ctx, b.day.isoformat()), "url": links.booking_url(config, b.ref, b.openid),
+              "passports": len(recorded[b.ref]) if b.ref in recorded else None} for b in found]
     return ctx.cards.text("booking_list", ctx.lang, items=items, names=_names(ctx))
 
 

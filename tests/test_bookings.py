@@ -45,8 +45,8 @@ def fresh_db(url: str, *products: Product) -> Database:
     database = Database(url)
     database.upgrade()
     with database.session() as s:
-        for table in ("coupon_claims", "group_requests", "bookings", "slot_inventory", "products",
-                      "follower_interests"):
+        for table in ("coupon_claims", "group_requests", "booking_travelers", "bookings", "slot_inventory",
+                      "products", "follower_interests"):
             s.execute(text(f"DELETE FROM {table}"))
     bookings.sync_catalogue(database, catalogue(product(), *products), NOW.date())
     return database

@@ -59,8 +59,8 @@ def db(backend):  # type: ignore[no-untyped-def]
     database = Database(backend.database_url)
     database.upgrade()
     with database.session() as s:
-        for table in ("broadcast_batches", "broadcasts", "coupon_claims", "group_requests", "bookings",
-                      "slot_inventory", "products", "followers"):
+        for table in ("broadcast_batches", "broadcasts", "coupon_claims", "group_requests", "booking_travelers",
+                      "bookings", "slot_inventory", "products", "followers"):
             s.execute(text(f"DELETE FROM {table}"))
         rows = [
             dict(openid="o-zh-kol", subscribed=True, language="zh-CN", qrscene="kol_1", tags=[7],

@@ -95,6 +95,19 @@ class Booking(_Reservation, Base):
         return self.price_krw - self.discount_krw
 
 
+class BookingTraveler(Base):
+    """One traveler's passport details for a booking whose product needs them (the DMZ checkpoint list)."""
+
+    __tablename__ = "booking_travelers"
+
+    booking_ref: Mapped[str] = mapped_column(ForeignKey("bookings.ref"), primary_key=True)
+    passport_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))  # as in the passport
+    nationality: Mapped[str] = mapped_column(String(3))  # ISO 3166 alpha-3, e.g. CHN
+    birth_date: Mapped[date] = mapped_column(Date)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class GroupRequest(_Reservation, Base):
     """A party too large for instant booking: staff call back with an offer."""
 

@@ -1,0 +1,29 @@
+"""Passport details after booking a product that needs them (the DMZ checkpoint list): one traveler per message."""
+from __future__ import annotations
+
+from bot import passports
+from bot.inbound import Incoming
+from bot.replies import Reply
+from bot.router import Context, Router
+
+router = Router("passports")
+
+
+@router.on_intent("passport")
+def passport_details(msg: Incoming, ctx: Context) -> Reply:
+    s = ctx.services
+    needs = {p.id for p in s.content.products if p.passport}
+    names = {p.id: p.t("name", ctx.lang) for p in s.content.products}
+    now = s.clock.now()
+    try:
+        passport = passports.parse(msg.text or "", now.date())
+    except passports.PassportProblem as exc:
+        waiting = passports.needing(s.db, needs, msg.openid, now.date())
+        if not waiting:
+            return ctx.cards.text("passport_none", ctx.lang)
+        return ctx.cards.text("passport_ask", ctx.lang, problem=str(exc), waiting=waiting, names=names)
+    filed = passports.attach(s.db, needs, msg.openid, passport, now)
+    if filed is None:
+        return ctx.cards.text("passport_none", ctx.lang)
+    return ctx.cards.text("passport_filed", ctx.lang, filed=filed, passport=passport, names=names,
+                          party=filed.booking.adults + filed.booking.children)

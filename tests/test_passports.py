@@ -1,0 +1,147 @@
+"""Passport details after booking a product that needs them: parsing what travelers type, filing each
+traveler under the right booking (on both back-ends), the staff export and the booking page."""
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from bot import bookings, passports
+from bot.db.models import AdminAudit
+from bot.passports import Passport, PassportProblem, mentions_passport, parse
+from bot.places import SEOUL
+
+from .test_bookings import DAY, NOW, fresh_db, order, product
+
+TODAY = date(2026, 11, 25)
+
+
+@pytest.mark.parametrize("text,name,number,nationality,born", [
+    ("ZHANG WEI E12345678 1990-01-01", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
+    ("护照号EA1234567，张伟 ZHANG WEI，1988年3月5日", "ZHANG WEI", "EA1234567", "CHN", date(1988, 3, 5)),
+    ("name: Li Na, passport no. G12345678, dob 19851231", "LI NA", "G12345678", "CHN", date(1985, 12, 31)),
+    ("Zhang Wei, E12345678, China, 1990/1/1", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
+    ("护照 E12345678 出生 1990.01.01 姓名 WANG XIAO MING 国籍 CHN", "WANG XIAO MING", "E12345678", "CHN",
+     date(1990, 1, 1)),
+    ("CHAN TAI MAN K12345678 香港 1979-02-03", "CHAN TAI MAN", "K12345678", "HKG", date(1979, 2, 3)),
+    ("ｚｈａｎｇ ｗｅｉ　Ｅ１２３４５６７８　１９９０－０１－０１", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
+])
+def test_passport_details_as_travelers_type_them(text, name, number, nationality, born):
+    found = parse(text, TODAY)
+    assert (found.name, found.number, found.nationality, found.birth_date) == (name, number, nationality, born)
+    assert found.masked == number[:2] + "*" * (len(number) - 4) + number[-2:]
+
+
+@pytest.mark.parametrize("text,missing", [
+    ("E12345678 张伟 中国 1990年1月1日", "name"),  # the checkpoint list is in the passport's latin letters
+    ("my passport is E12345678", "name"),
+    ("ZHANG WEI E12345678", "birth_date"),
+    ("ZHANG WEI E12345678 2027-01-01", "birth_date"),  # not born yet
+    ("ZHANG WEI E12345678 1990-02-30", "birth_date"),
+    ("ZHANG WEI 1990-01-01", "number"),
+])
+def test_what_is_missing_is_named(text, missing):
+    with pytest.raises(PassportProblem) as info:
+        parse(text, TODAY)
+    assert str(info.value) == missing
+
+
+@pytest.mark.parametrize("text", ["YJ7K4M2P", "取消订单 YJ7K4M2P", "13812345678", "+82 10 1234 5678", "KE123航班",
+                                  "1000人民币", "oAbc1234567890", "E1234567890", "景福宫几点开门"])
+def test_other_messages_are_not_passport_details(text):
+    assert not mentions_passport(text)
+
+
+# --- filing under bookings, on both back-ends ---------------------------------------------------------
+DMZ = product("dmz_tour", passport=True)
+LATER = DAY + timedelta(days=7)
+ZHANG = Passport("ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1))
+LI = Passport("LI NA", "E87654321", "CHN", date(1992, 5, 6))
+WANG = Passport("WANG WU", "E11112222", "CHN", date(1980, 1, 1))
+
+
+@pytest.fixture
+def db(backend):  # type: ignore[no-untyped-def]
+    database = fresh_db(backend.database_url, DMZ)
+    yield database
+    database.dispose()
+
+
+def test_each_traveler_is_filed_once_under_the_soonest_booking_still_short(db):
+    first = bookings.book(db, order("o-p", seats=2, p=DMZ), NOW)
+    later = bookings.book(db, bookings.Order(openid="o-p", product=DMZ, day=LATER, slot="07:30", adults=1, children=0,
+                                             contact_name="张伟", phone="+8613812345678",
+                                             flow_key=bookings.new_flow_key()), NOW)
+    assert passports.attach(db, {"dmz_tour"}, "o-stranger", ZHANG, NOW) is None  # no booking of theirs
+    one = passports.attach(db, {"dmz_tour"}, "o-p", ZHANG, NOW)
+    assert (one.booking.ref, one.received, one.outcome) == (first.ref, 1, "added")
+    again = passports.attach(db, {"dmz_tour"}, "o-p", Passport("ZHANG WEI", "E12345678", "CHN", date(1990, 1, 2)), NOW)
+    assert (again.booking.ref, again.received, again.outcome) == (first.ref, 1, "corrected")  # a correction
+    assert (passports.attach(db, {"dmz_tour"}, "o-p", LI, NOW).received) == 2
+    third = passports.attach(db, {"dmz_tour"}, "o-p", WANG, NOW)
+    assert (third.booking.ref, third.outcome) == (later.ref, "added")  # the first booking is full
+    assert passports.attach(db, {"dmz_tour"}, "o-p", Passport("X YZ", "E00000001", "CHN", date(1990, 1, 1)),
+                            NOW).outcome == "full"
+    recorded = passports.travelers(db, [first.ref, later.ref])
+    assert [(t.name, t.birth_date) for t in recorded[first.ref]] == [("ZHANG WEI", date(1990, 1, 2)),
+                                                                     ("LI NA", date(1992, 5, 6))]
+    assert [t.passport_no for t in recorded[later.ref]] == ["E11112222"]
+
+
+def test_cancelled_and_past_bookings_take_no_passports(db):
+    booking = bookings.book(db, order("o-c", seats=1, p=DMZ), NOW)
+    after_the_tour = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), SEOUL)
+    assert passports.attach(db, {"dmz_tour"}, "o-c", ZHANG, after_the_tour) is None
+    bookings.cancel(db, bookings_catalogue(), "o-c", booking.ref, NOW)
+    assert passports.attach(db, {"dmz_tour"}, "o-c", ZHANG, NOW) is None
+
+
+def bookings_catalogue():  # type: ignore[no-untyped-def]
+    from .test_bookings import catalogue
+
+    return catalogue(DMZ)
+
+
+# --- through the chat, the staff export and the page ----------------------------------------------------
+def test_chat_export_and_page(app, tmp_path):
+    from tests.conftest import WeChat
+
+    from bot.clock import Clock
+
+    ext = app.extensions["yjy"]
+    with ext.db.session() as s:
+        s.execute(text("DELETE FROM booking_travelers"))
+    ext.services.clock = Clock(datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL))
+    wx, openid = WeChat(app), "oPassportTest0001"
+    assert "联系人姓名" in wx.say(openid, "订DMZ 12月9日 上午 2个人")["Content"]
+    assert "请核对" in wx.say(openid, "张伟 13812345678")["Content"]
+    done = wx.say(openid, "确认")
+    assert done["MsgType"] == "news" and "护照信息" in done["Articles"]["item"]["Description"]
+    ref = done["Articles"]["item"]["Title"].split()[-1]
+    assert "请写上护照上的英文" in wx.say(openid, "E12345678 张伟 1990年1月1日")["Content"]
+    got = wx.say(openid, "ZHANG WEI E12345678 1990-01-01")["Content"]
+    assert "已收到护照信息" in got and "E1*****78" in got and "已收 1/2 位" in got
+    assert "🛂 护照信息 1/2" in wx.say(openid, "我的订单")["Content"]
+
+    out = tmp_path / "checkpoint.csv"
+    result = app.test_cli_runner().invoke(args=["bookings", "travelers", "2026-12-09", "--csv", str(out),
+                                                "--by", "staff-kim"])
+    assert result.exit_code == 0, result.output
+    assert f"{ref} dmz_tour 07:30 party 2: 1 passport(s)  <- MISSING 1" in result.output
+    assert "ZHANG WEI                E12345678    CHN 1990-01-01" in result.output
+    assert "1 booking, 1 traveler with passport details, 1 still missing" in result.output  # that day: ours only
+    with out.open(encoding="utf-8") as f:
+        assert list(csv.reader(f))[1][:8] == ["dmz_tour", "2026-12-09", "07:30", ref, "ZHANG WEI", "E12345678",
+                                              "CHN", "1990-01-01"]
+    with ext.db.session() as s:
+        audit = s.scalars(select(AdminAudit).where(AdminAudit.actor == "cli:staff-kim")).all()
+    assert [a.path for a in audit][-1].startswith("bookings travelers")
+
+    from bot import links
+
+    token = links.booking_token(ext.config.bookings.link_secret, ref, openid)
+    page = app.test_client().get(f"/p/bookings/{ref}?t={token}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "护照信息 (1/2)" in html and "E1*****78" in html and "E12345678" not in html
