@@ -156,6 +156,23 @@ def bookings_travelers(day: datetime, product_id: str | None, csv_path: str | No
         click.echo(f"written to {csv_path}")
 
 
+@bookings_cli.command("purge-travelers")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(0, 3650),
+              help="Keep the details of bookings up to this many days after the tour.")
+@click.option("--by", "created_by", help="Who runs it (default: your user name); audited.")
+@audited
+def bookings_purge_travelers(days: int, created_by: str | None) -> None:
+    """Delete passport details of bookings whose day is more than DAYS days past (run it daily, e.g. from cron)."""
+    from datetime import timedelta
+
+    from . import passports
+
+    ext = current_app.extensions["yjy"]
+    before = ext.clock.now().date() - timedelta(days=days)
+    deleted = passports.purge(ext.db, before)
+    click.echo(f"deleted the passport details of {_count(deleted, 'traveler')} (bookings before {before.isoformat()})")
+
+
 @broadcast_cli.command("create")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Only print the audience size and a sample.")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database
@@ -147,3 +147,13 @@ def travelers(db: Database, refs: list[str]) -> dict[str, list[BookingTraveler]]
         for row in rows:
             found[row.booking_ref].append(row)
         return found
+
+
+def purge(db: Database, before: date) -> int:
+    """Delete the passport details of bookings whose day is before `before`; how many were deleted.
+
+    They exist for the checkpoint list only: once the tour is over they are a liability, not data.
+    """
+    past = select(Booking.ref).where(Booking.day < before)
+    with db.session() as s:
+        return int(s.execute(delete(BookingTraveler).where(BookingTraveler.booking_ref.in_(past))).rowcount or 0)

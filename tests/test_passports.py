@@ -145,3 +145,22 @@ def test_chat_export_and_page(app, tmp_path):
     page = app.test_client().get(f"/p/bookings/{ref}?t={token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "护照信息 (1/2)" in html and "E1*****78" in html and "E12345678" not in html
+
+
+def test_passport_details_are_purged_after_the_tour(app):
+    from bot.clock import Clock
+
+    ext = app.extensions["yjy"]
+    with ext.db.session() as s:
+        s.execute(text("DELETE FROM booking_travelers"))
+    booking = bookings.book(ext.db, order("o-purge", seats=1, p=DMZ), NOW)
+    assert passports.attach(ext.db, {"dmz_tour"}, "o-purge", ZHANG, NOW).outcome == "added"
+    runner = app.test_cli_runner()
+    ext.services.clock = Clock(datetime.combine(DAY + timedelta(days=7), datetime.min.time(), SEOUL))
+    kept = runner.invoke(args=["bookings", "purge-travelers", "--by", "cron"])
+    assert kept.exit_code == 0 and "deleted the passport details of 0 travelers" in kept.output  # a week: kept
+    assert passports.travelers(ext.db, [booking.ref])[booking.ref]
+    ext.services.clock = Clock(datetime.combine(DAY + timedelta(days=8), datetime.min.time(), SEOUL))
+    gone = runner.invoke(args=["bookings", "purge-travelers", "--by", "cron"])
+    assert "deleted the passport details of 1 traveler (bookings before 2026-12-06)" in gone.output
+    assert passports.travelers(ext.db, [booking.ref])[booking.ref] == []
