@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,10 +76,6 @@ class CouponSpent(Exception):
     """The coupon shown in the summary was used by another booking meanwhile."""
 
 
-def _insert(db: Database):  # type: ignore[no-untyped-def]
-    return (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
-
-
 # --- catalogue --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SyncReport:
@@ -136,7 +131,7 @@ def remaining(db: Database, product: Product, day: date, slot: str) -> int:
 
 
 def _open_slot(db: Database, s: Session, product: Product, day: date, slot: str) -> None:
-    stmt = _insert(db)(SlotInventory).values(product_id=product.id, day=day, slot=slot,
+    stmt = db.insert(SlotInventory).values(product_id=product.id, day=day, slot=slot,
                                              capacity=product.capacity, taken=0)
     s.execute(stmt.on_conflict_do_nothing(index_elements=["product_id", "day", "slot"]))
 

@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import redis
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from wechatpy.exceptions import WeChatClientException
 
 from . import broadcasts
@@ -201,8 +200,7 @@ def _mark(db: Database, batch: BroadcastBatch, status: str, month: str | None = 
     with db.session() as s:
         s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id).values(status=status, **values))
         if status == "sent" and month and batch.openids:
-            insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
-            stmt = insert(MassReceipt).values([{"openid": o, "month": month, "received": 1} for o in batch.openids])
+            stmt = db.insert(MassReceipt).values([{"openid": o, "month": month, "received": 1} for o in batch.openids])
             s.execute(stmt.on_conflict_do_update(index_elements=["openid", "month"],
                                                  set_={"received": MassReceipt.received + 1}))
 

@@ -10,7 +10,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import yamlfile
 from .db import Database
@@ -114,8 +113,7 @@ def load_coupons(path: Path, product_ids: set[str]) -> Coupons:
 def claim(db: Database, openid: str, coupon: Coupon, now: datetime | None = None) -> bool:
     """Give `coupon` to the follower; False if they already had it (claimed once, ever)."""
     now = now or datetime.now(timezone.utc)
-    insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
-    stmt = insert(CouponClaim).values(openid=openid, coupon_id=coupon.id, claimed_at=now, used_ref=None)
+    stmt = db.insert(CouponClaim).values(openid=openid, coupon_id=coupon.id, claimed_at=now, used_ref=None)
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
     with db.session() as s:
         inserted = s.execute(stmt.on_conflict_do_nothing(index_elements=["openid", "coupon_id"])

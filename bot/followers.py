@@ -5,17 +5,15 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .db import Database
+from .db import Database, insert_for
 from .db.models import Follower, FollowerInterest
 from .inbound import Incoming
 
 
 def _upsert(db: Database, openid: str, insert_values: dict, update_values: dict) -> None:
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Follower).values(openid=openid, **insert_values)
+    stmt = db.insert(Follower).values(openid=openid, **insert_values)
     stmt = stmt.on_conflict_do_update(index_elements=[Follower.openid], set_=update_values)
     with db.session() as session:
         session.execute(stmt)
@@ -65,6 +63,6 @@ def add_interests(session: Session, openid: str, categories: Iterable[str], now:
     rows = [{"openid": openid, "category": c, "first_at": now or datetime.now(timezone.utc)} for c in categories]
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(FollowerInterest).values(rows)
+    insert = insert_for(session.get_bind().dialect.name)
+    session.execute(insert(FollowerInterest).values(rows)
                     .on_conflict_do_nothing(index_elements=["openid", "category"]))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import Database
 from .db.models import Booking, BookingTraveler
@@ -127,8 +126,7 @@ def attach(db: Database, products: set[str], openid: str, passport: Passport, no
     booking, count = target
     values = dict(booking_ref=booking.ref, passport_no=passport.number, name=passport.name,
                   nationality=passport.nationality, birth_date=passport.birth_date, received_at=now)
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(BookingTraveler).values(values)
+    stmt = db.insert(BookingTraveler).values(values)
     stmt = stmt.on_conflict_do_update(index_elements=["booking_ref", "passport_no"],
                                       set_={k: values[k] for k in ("name", "nationality", "birth_date", "received_at")})
     with db.session() as s:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,17 +31,23 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def insert_for(dialect_name: str) -> Callable[..., Any]:
+    """The dialect's INSERT, the one with ON CONFLICT (upserts work the same on SQLite and PostgreSQL)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        sqlite = self.url.startswith("sqlite")
+        is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = create_engine(
             self.url,
-            pool_pre_ping=not sqlite,
-            connect_args={"timeout": 5} if sqlite else {"connect_timeout": 3},
+            pool_pre_ping=not is_sqlite,
+            connect_args={"timeout": 5} if is_sqlite else {"connect_timeout": 3},
         )
-        if sqlite:
+        if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.insert = insert_for(self.engine.dialect.name)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
