@@ -124,7 +124,7 @@ def bookings_travelers(day: datetime, product_id: str | None, csv_path: str | No
     from .db.models import Booking
 
     ext = current_app.extensions["yjy"]
-    products = {p.id for p in ext.content.products if p.passport}
+    products = ext.content.products.needing_passports
     if product_id:
         if product_id not in {p.id for p in ext.content.products}:
             raise click.BadParameter(f"no product {product_id!r} in content/products.yaml", param_hint="--product")

@@ -91,6 +91,15 @@ class Catalogue:
     def get(self, product_id: str) -> Product | None:
         return self.items.get(product_id)
 
+    def names(self, lang: str) -> dict[str, str]:
+        """Product names in `lang` by id (a booking keeps the Chinese name it was sold under)."""
+        return {p.id: p.t("name", lang) for p in self}
+
+    @property
+    def needing_passports(self) -> set[str]:
+        """Ids of the products whose travelers send passport details after booking."""
+        return {p.id for p in self if p.passport}
+
     def find(self, text: str) -> Product | None:
         """The product a message names (longest alias or name found in it), or None."""
         folded = re.sub(r"\s+", "", fold(text))

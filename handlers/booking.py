@@ -367,15 +367,11 @@ def _confirm(msg: Incoming, ctx: Context, bk: dict[str, Any]) -> Outcome:
 
 
 def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
-    product = ctx.services.content.products.get(booking.product_id)
-    return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=_names(ctx),
-                          day=_day_view(ctx, booking.day.isoformat()), passport=bool(product and product.passport),
+    catalogue = ctx.services.content.products
+    return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=catalogue.names(ctx.lang),
+                          day=_day_view(ctx, booking.day.isoformat()),
+                          passport=booking.product_id in catalogue.needing_passports,
                           url=links.booking_url(ctx.services.config, booking.ref, booking.openid))
-
-
-def _names(ctx: Context) -> dict[str, str]:
-    """Product names in the traveler's language (a booking keeps the Chinese name it was sold under)."""
-    return {p.id: p.t("name", ctx.lang) for p in ctx.services.content.products}
 
 
 def _send_confirmation(ctx: Context, ref: str) -> None:
@@ -394,11 +390,11 @@ def _send_confirmation(ctx: Context, ref: str) -> None:
 def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     found = bookings.for_follower(ctx.services.db, msg.openid)
     config = ctx.services.config
-    needs = {p.id for p in ctx.services.content.products if p.passport}
+    needs = ctx.services.content.products.needing_passports
     recorded = passports.travelers(ctx.services.db, [b.ref for b in found if b.product_id in needs])
     items = [{"b": b, "day": _day_view(ctx, b.day.isoformat()), "url": links.booking_url(config, b.ref, b.openid),
               "passports": len(recorded[b.ref]) if b.ref in recorded else None} for b in found]
-    return ctx.cards.text("booking_list", ctx.lang, items=items, names=_names(ctx))
+    return ctx.cards.text("booking_list", ctx.lang, items=items, names=ctx.services.content.products.names(ctx.lang))
 
 
 @router.on_intent("cancel_booking")
@@ -406,7 +402,8 @@ def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     ref = ctx.captures.get("ref")
     if not ref:
         found = [b for b in bookings.for_follower(ctx.services.db, msg.openid) if b.status == "confirmed"]
-        return ctx.cards.text("booking_cancel_which", ctx.lang, items=found, names=_names(ctx))
+        return ctx.cards.text("booking_cancel_which", ctx.lang, items=found,
+                              names=ctx.services.content.products.names(ctx.lang))
     now: datetime = ctx.services.clock.now()
     result = bookings.cancel(ctx.services.db, ctx.services.content.products, msg.openid, ref, now)
     deadline = result.deadline.strftime("%m月%d日 %H:%M") if result.deadline else ""

@@ -12,8 +12,8 @@ router = Router("passports")
 @router.on_intent("passport")
 def passport_details(msg: Incoming, ctx: Context) -> Reply:
     s = ctx.services
-    needs = {p.id for p in s.content.products if p.passport}
-    names = {p.id: p.t("name", ctx.lang) for p in s.content.products}
+    needs = s.content.products.needing_passports
+    names = s.content.products.names(ctx.lang)
     now = s.clock.now()
     try:
         passport = passports.parse(msg.text or "", now.date())

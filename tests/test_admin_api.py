@@ -128,7 +128,7 @@ def test_api_errors_are_json_with_a_reason_never_html(admin, tmp_path):
     from bot.db import Database
 
     ext = admin.extensions["yjy"]
-    ext.services.db = Database(f"sqlite:///{tmp_path}/missing-folder/x.sqlite3")  # a database that cannot open
+    ext.services.db = Database(f"sqlite:///{tmp_path}/empty.sqlite3")  # a database without our tables
     down = call(admin, "GET", "/broadcasts")
     assert down.status_code == 503 and down.is_json
     assert down.json["error"].startswith("the database or the job queue did not answer")
