@@ -24,8 +24,14 @@ def _far_from_everything(ctx: Context, lat: float, lng: float) -> float | None:
 
 def nearby_list(ctx: Context, lat: float, lng: float, *, category: str | None, anchor: str | None,
                 exclude: frozenset[str] = frozenset()) -> Reply:
+    """The places nearest (lat, lng), or a hint when that is nowhere near Seoul."""
     if (far := _far_from_everything(ctx, lat, lng)) is not None:
         return ctx.cards.text("nearby_far", ctx.lang, km=int(far // 1000))
+    return _places_list(ctx, lat, lng, category=category, anchor=anchor, exclude=exclude)
+
+
+def _places_list(ctx: Context, lat: float, lng: float, *, category: str | None, anchor: str | None,
+                 exclude: frozenset[str] = frozenset()) -> Reply:
     found = ctx.services.content.places.nearest(lat, lng, category=category, limit=RESULTS, exclude=exclude)
     extras = {place.id: ctx.cards.distance(metres, ctx.lang) for place, metres in found}
     return show_list(ctx, [place.id for place, _ in found], kind="nearby", category=category,
@@ -57,7 +63,7 @@ def reported_location(msg: Incoming, ctx: Context) -> Reply:
         return no_reply()
     if _far_from_everything(ctx, loc.lat, loc.lng) is not None:
         return no_reply()  # opening the chat at home is no question: say nothing
-    return nearby_list(ctx, loc.lat, loc.lng, category=None, anchor=None)
+    return _places_list(ctx, loc.lat, loc.lng, category=None, anchor=None)
 
 
 @router.on_intent("nearby")
