@@ -2,7 +2,7 @@
 import sys
 
 from bot import create_app
-from bot.yamlfile import SourceError
+from bot.infra.yamlfile import SourceError
 
 try:
     app = create_app()

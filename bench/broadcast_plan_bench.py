@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot import broadcasts  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.segments import parse_segment  # noqa: E402
+from bot.broadcasts import planning as broadcasts
+from bot.infra.db import Database
+from bot.broadcasts.segments import parse_segment
 
 TARGET_SECONDS = 60
 

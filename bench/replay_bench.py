@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.testing import conversations, replay  # noqa: E402
+from bot.devtools import conversations, replay
 
 
 def main() -> int:

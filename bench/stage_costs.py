@@ -36,10 +36,11 @@ def main() -> int:
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = p.parse_args()
     os.environ.update(wb.prepare(args))
-    from bot import create_app, replies
-    from bot.inbound import to_incoming
-    from bot.protocol import parse_xml
-    from bot.testing import sender as build
+    from bot import create_app
+    from bot.wechat import replies
+    from bot.wechat.inbound import to_incoming
+    from bot.wechat.protocol import parse_xml
+    from bot.devtools import sender as build
 
     app = create_app()
     for handler in logging.getLogger().handlers:

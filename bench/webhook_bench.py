@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bot.testing import sender as build  # noqa: E402
-from bot.testing.sender import Request, WeChatSender  # noqa: E402
+from bot.devtools import sender as build
+from bot.devtools.sender import Request, WeChatSender
 
 BIN = Path(sys.executable).parent
 LUA = ROOT / "bench" / "replay.lua"

@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 
 import redis
 
-from . import jobs
-from .cards import Cards
-from .clock import Clock
-from .config import Config
-from .content import Content
-from .db import Database
-from .keys import Keys
-from .rates import FileRatesProvider, HttpRatesProvider, Rates
-from .redis_conn import connect
-from .router import Dispatcher, Router
-from .state import RedisStateStore
-from .wechat_api import SharedTokenClient
+from bot import jobs
+from bot.conversation.cards import Cards
+from bot.infra.clock import Clock
+from bot.infra.config import Config
+from bot.conversation.content import Content
+from bot.infra.db import Database
+from bot.infra.keys import Keys
+from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates
+from bot.infra.redis_conn import connect
+from bot.conversation.router import Dispatcher, Router
+from bot.conversation.state import RedisStateStore
+from bot.wechat.client import SharedTokenClient
 
 
 def load_routers(spec: str) -> list[Router]:

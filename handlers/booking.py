@@ -13,14 +13,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot import bookings, coupons, jobs, links, passports
-from bot.booking_input import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
-from bot.inbound import Incoming
-from bot.intents import normalize
-from bot.nlu import parse_pick
-from bot.products import Product
-from bot.replies import Reply
-from bot.router import Context, Outcome, Router
+from bot.bookings import orders as bookings, coupons, links, passports
+from bot import jobs
+from bot.bookings.parsing import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
+from bot.wechat.inbound import Incoming
+from bot.infra.text import normalize
+from bot.conversation.nlu import parse_pick
+from bot.travel.products import Product
+from bot.wechat.replies import Reply
+from bot.conversation.router import Context, Outcome, Router
 
 router = Router("booking")
 log = logging.getLogger(__name__)

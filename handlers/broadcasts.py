@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from bot import broadcast_send
-from bot.inbound import Incoming
-from bot.replies import Reply, no_reply
-from bot.router import Context, Router
+from bot.broadcasts import sending as broadcast_send
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply, no_reply
+from bot.conversation.router import Context, Router
 
 router = Router("broadcasts")
 log = logging.getLogger(__name__)

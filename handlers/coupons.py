@@ -1,10 +1,10 @@
 """Campaign coupons: claimed by typing the campaign word or by following through a campaign QR code."""
 from __future__ import annotations
 
-from bot import coupons
-from bot.inbound import Incoming
-from bot.replies import Reply
-from bot.router import Context, Router
+from bot.bookings import coupons
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
+from bot.conversation.router import Context, Router
 
 router = Router("coupons")
 

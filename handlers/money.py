@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.inbound import Incoming
-from bot.money import MAX_AMOUNT, MoneyQuery
-from bot.places import SEOUL
-from bot.replies import Reply
-from bot.router import Context, Router
+from bot.wechat.inbound import Incoming
+from bot.travel.money import MAX_AMOUNT, MoneyQuery
+from bot.infra.clock import SEOUL
+from bot.wechat.replies import Reply
+from bot.conversation.router import Context, Router
 
 router = Router("money")
 OLD_AFTER = timedelta(days=2)  # older than this, say plainly it is a reference rate, not today's

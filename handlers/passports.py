@@ -1,10 +1,10 @@
 """Passport details after booking a product that needs them (the DMZ checkpoint list): one traveler per message."""
 from __future__ import annotations
 
-from bot import passports
-from bot.inbound import Incoming
-from bot.replies import Reply
-from bot.router import Context, Router
+from bot.bookings import passports
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
+from bot.conversation.router import Context, Router
 
 router = Router("passports")
 

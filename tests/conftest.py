@@ -19,11 +19,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot import create_app
-from bot.bookings import sync_catalogue
-from bot.config import load_config
-from bot.testing import sender as build
-from bot.testing.fake_api import FakeWeChatAPI
-from bot.testing.sender import WeChatSender
+from bot.bookings.orders import sync_catalogue
+from bot.infra.config import load_config
+from bot.devtools import sender as build
+from bot.devtools.fake_api import FakeWeChatAPI
+from bot.devtools.sender import WeChatSender
 
 TOKEN = "yjyTestToken2026"
 APPID = "wx5823bf96d3bd56c7"
@@ -166,7 +166,7 @@ class WeChat:
 
     def reply(self, xml: str, **kwargs: Any) -> dict[str, Any] | str:
         """Send and return the parsed reply (a dict), or "success"."""
-        from bot.protocol import parse_xml
+        from bot.wechat.protocol import parse_xml
 
         response = self.post(xml, **kwargs)
         assert response.status_code == 200, response.data

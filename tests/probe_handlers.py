@@ -13,9 +13,9 @@ from collections import Counter
 import redis
 
 import handlers
-from bot.inbound import Incoming
-from bot.replies import Reply, text
-from bot.router import Context, Router
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply, text
+from bot.conversation.router import Context, Router
 
 router = Router("probe")
 runs: Counter[str] = Counter()

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot.db.models import AdminAudit, Follower
+from bot.infra.db.models import AdminAudit, Follower
 
 TOKEN = "marketing-token-0123456789"
 OTHER = "second-token-abcdefghijkl"
@@ -125,7 +125,7 @@ def test_api_errors_are_json_with_a_reason_never_html(admin, tmp_path):
     assert wrong_method.status_code == 405 and wrong_method.is_json
     assert admin.test_client().get("/no-such-page").content_type.startswith("text/html")  # phones get the page
 
-    from bot.db import Database
+    from bot.infra.db import Database
 
     ext = admin.extensions["yjy"]
     ext.services.db = Database(f"sqlite:///{tmp_path}/empty.sqlite3")  # a database without our tables

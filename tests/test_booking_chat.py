@@ -8,10 +8,10 @@ from datetime import datetime
 from rq import SimpleWorker
 from sqlalchemy import select
 
-from bot.clock import Clock
-from bot.db.models import Booking, ProductRow
-from bot.places import SEOUL
-from bot.testing import sender as build
+from bot.infra.clock import Clock
+from bot.infra.db.models import Booking, ProductRow
+from bot.infra.clock import SEOUL
+from bot.devtools import sender as build
 from tests.conftest import WeChat
 
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.booking_input import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
+from bot.bookings.parsing import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
 
 WED = date(2026, 11, 25)  # this week: Mon 11-23 .. Sun 11-29; next week: Mon 11-30 .. Sun 12-06
 SAT = date(2026, 11, 28)

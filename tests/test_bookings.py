@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot import bookings
-from bot.db import Database
-from bot.db.models import Booking, Follower, FollowerInterest, ProductRow, SlotInventory
-from bot.places import SEOUL
-from bot.content import Content
-from bot.products import Catalogue, Product, load_catalogue
-from bot.yamlfile import SourceError
-from bot.segments import parse_segment
+from bot.bookings import orders as bookings
+from bot.infra.db import Database
+from bot.infra.db.models import Booking, Follower, FollowerInterest, ProductRow, SlotInventory
+from bot.infra.clock import SEOUL
+from bot.conversation.content import Content
+from bot.travel.products import Catalogue, Product, load_catalogue
+from bot.infra.yamlfile import SourceError
+from bot.broadcasts.segments import parse_segment
 
 T = {"zh-CN": "x", "en": "x"}
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot import broadcast_news, broadcast_send, broadcasts
-from bot.broadcast_news import NewsComposer
-from bot.db.models import AdminAudit, Broadcast, Follower, WeChatMedia
-from bot.segments import parse_segment
+from bot.broadcasts import news as broadcast_news, sending as broadcast_send, planning as broadcasts
+from bot.broadcasts.news import NewsComposer
+from bot.infra.db.models import AdminAudit, Broadcast, Follower, WeChatMedia
+from bot.broadcasts.segments import parse_segment
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 SPEC = {"name": "冬日首尔", "audience": {"all": True},

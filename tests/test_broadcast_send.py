@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot import broadcast_send, broadcasts
-from bot.db.models import Broadcast, BroadcastBatch, Follower, MassReceipt
-from bot.segments import parse_segment
-from bot.testing import sender as build
+from bot.broadcasts import sending as broadcast_send, planning as broadcasts
+from bot.infra.db.models import Broadcast, BroadcastBatch, Follower, MassReceipt
+from bot.broadcasts.segments import parse_segment
+from bot.devtools import sender as build
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 
@@ -302,7 +302,7 @@ def test_cli_openids_from_a_csv(ext, app, fake_api, tmp_path):
 
 def test_send_at_a_time_is_scheduled_on_the_queue_and_a_new_time_replaces_the_old(ext, app, fake_api):
     from bot import jobs
-    from bot.clock import Clock
+    from bot.infra.clock import Clock
 
     seed(ext, 2)
     p = plan(ext)
@@ -360,7 +360,7 @@ def test_texts_per_language_go_to_the_right_followers(ext, fake_api):
 
 
 def test_texts_per_language_need_the_default_one():
-    from bot.broadcasts import SpecError, validate_spec
+    from bot.broadcasts.planning import SpecError, validate_spec
 
     with pytest.raises(SpecError) as info:
         validate_spec({"name": "x", "audience": {"all": True}, "text": {"en": "hi"}})

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot import broadcasts
-from bot.broadcasts import PlanError, batches
-from bot.db import Database
-from bot.db.models import Booking, BroadcastBatch, Follower
-from bot.segments import Segment, SegmentError, parse_segment
+from bot.broadcasts import planning as broadcasts
+from bot.broadcasts.planning import PlanError, batches
+from bot.infra.db import Database
+from bot.infra.db.models import Booking, BroadcastBatch, Follower
+from bot.broadcasts.segments import Segment, SegmentError, parse_segment
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 

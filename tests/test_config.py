@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
-from bot.logs import RedactSecrets
+from bot.infra.config import ConfigError, load_config
+from bot.infra.logs import RedactSecrets
 
 GOOD_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 BASE = f"""\
@@ -123,7 +123,7 @@ def test_secrets_are_masked_in_log_records(caplog):
 
 
 def test_no_secret_reaches_the_logs_during_a_conversation(app_factory, caplog):
-    from bot.testing import sender as build
+    from bot.devtools import sender as build
     from tests.conftest import AES_KEY, SECRET, TOKEN, WeChat
 
     with caplog.at_level(logging.DEBUG):
@@ -158,8 +158,8 @@ def test_a_bad_config_stops_the_cli_and_gunicorn_entry_point_with_the_place_not_
 def test_generated_dev_secrets_have_the_shapes_wechat_uses():
     import re
 
-    from bot.devsecrets import generate
-    from bot.protocol import AESEnvelope, parse_xml
+    from bot.infra.devsecrets import generate
+    from bot.wechat.protocol import AESEnvelope, parse_xml
 
     for _ in range(20):
         made = generate()

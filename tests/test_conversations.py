@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing import conversations, replay
+from bot.devtools import conversations, replay
 
 FILES = sorted((Path(__file__).resolve().parent / "conversations").glob("*.yaml"))
 ALL = [c for path in FILES for c in conversations.load(path)]
@@ -27,7 +27,7 @@ def test_there_are_enough_traveler_utterances():
 
 
 def test_fixture_errors_name_file_and_line(tmp_path):
-    from bot.yamlfile import SourceError
+    from bot.infra.yamlfile import SourceError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("conversations:\n  - name: x\n    steps:\n      - send: {teleport: 1}\n")

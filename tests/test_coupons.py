@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from bot import bookings, coupons
-from bot.coupons import Coupon, Coupons, load_coupons
-from bot.yamlfile import SourceError
+from bot.bookings import orders as bookings, coupons
+from bot.bookings.coupons import Coupon, Coupons, load_coupons
+from bot.infra.yamlfile import SourceError
 from tests.test_bookings import NOW, catalogue, fresh_db, order, product
 
 TODAY = NOW.date()

@@ -6,7 +6,7 @@ import time
 
 from rq import SimpleWorker
 
-from bot.testing import sender as build
+from bot.devtools import sender as build
 from tests import probe_handlers
 from tests.conftest import WeChat
 
@@ -41,7 +41,7 @@ def test_events_dedup_on_sender_time_event_and_key(wechat, openid):
     assert retry == first  # the cached reply, byte for byte
     assert other_key["MsgType"] == "text"
     followers = wechat.app.extensions["yjy"].db
-    from bot import followers as repo
+    from bot.followers import records as repo
     assert repo.get(followers, openid).qrscene == "b"
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.keys import Keys
-from bot.money import MoneyParser, parse_amount
-from bot.rates import FileRatesProvider, HttpRatesProvider, Rates, RatesError, RateTable
-from bot.redis_conn import connect
-from bot.testing import sender as build
+from bot.infra.keys import Keys
+from bot.travel.money import MoneyParser, parse_amount
+from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates, RatesError, RateTable
+from bot.infra.redis_conn import connect
+from bot.devtools import sender as build
 from tests.conftest import WeChat
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
@@ -31,7 +31,7 @@ TABLE = RateTable("KRW", datetime(2026, 11, 24, 16, 0, tzinfo=KST), "test source
     ("5w", 50000), ("2k", 2000), ("三万五千", 35000), ("两百万", 2000000), ("５０", 50),
 ])
 def test_amounts(text, value):
-    from bot.intents import fold
+    from bot.infra.text import fold
     assert parse_amount(fold(text)) == Decimal(value)
 
 

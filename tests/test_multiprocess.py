@@ -15,8 +15,8 @@ import pytest
 import redis
 import requests
 
-from bot.testing import sender as build
-from bot.testing.sender import WeChatSender
+from bot.devtools import sender as build
+from bot.devtools.sender import WeChatSender
 from tests.conftest import AES_KEY, APPID, REDIS_URL, SECRET, TOKEN
 
 pytestmark = pytest.mark.servers
@@ -121,10 +121,10 @@ def test_broadcast_killed_mid_send_resumes_without_sending_a_batch_twice(server_
 
     from sqlalchemy import insert, text
 
-    from bot import broadcasts
-    from bot.db import Database
-    from bot.db.models import Follower
-    from bot.segments import parse_segment
+    from bot.broadcasts import planning as broadcasts
+    from bot.infra.db import Database
+    from bot.infra.db.models import Follower
+    from bot.broadcasts.segments import parse_segment
 
     db = Database(pg_url)
     with db.session() as s:

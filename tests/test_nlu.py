@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.info import Topics
-from bot.intents import IntentMatcher
-from bot.money import MoneyParser
-from bot.nlu import Categories, PlaceIndex, Understander, parse_pick
-from bot.places import Hours, Place, Places
-from bot.products import Catalogue
+from bot.travel.info import Topics
+from bot.conversation.intents import IntentMatcher
+from bot.travel.money import MoneyParser
+from bot.conversation.nlu import Categories, PlaceIndex, Understander, parse_pick
+from bot.travel.places import Hours, Place, Places
+from bot.travel.products import Catalogue
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.clock import Clock
-from bot.places import SEOUL
+from bot.infra.clock import Clock
+from bot.infra.clock import SEOUL
 
 
 def test_attraction_page_in_chinese(app):

@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from bot import bookings, passports
-from bot.db.models import AdminAudit
-from bot.passports import Passport, PassportProblem, mentions_passport, parse
-from bot.places import SEOUL
+from bot.bookings import orders as bookings, passports
+from bot.infra.db.models import AdminAudit
+from bot.bookings.passports import Passport, PassportProblem, mentions_passport, parse
+from bot.infra.clock import SEOUL
 
 from .test_bookings import DAY, NOW, fresh_db, order, product
 
@@ -108,7 +108,7 @@ def bookings_catalogue():  # type: ignore[no-untyped-def]
 def test_chat_export_and_page(app, tmp_path):
     from tests.conftest import WeChat
 
-    from bot.clock import Clock
+    from bot.infra.clock import Clock
 
     ext = app.extensions["yjy"]
     with ext.db.session() as s:
@@ -139,7 +139,7 @@ def test_chat_export_and_page(app, tmp_path):
         audit = s.scalars(select(AdminAudit).where(AdminAudit.actor == "cli:staff-kim")).all()
     assert [a.path for a in audit][-1].startswith("bookings travelers")
 
-    from bot import links
+    from bot.bookings import links
 
     token = links.booking_token(ext.config.bookings.link_secret, ref, openid)
     page = app.test_client().get(f"/p/bookings/{ref}?t={token}")
@@ -148,7 +148,7 @@ def test_chat_export_and_page(app, tmp_path):
 
 
 def test_passport_details_are_purged_after_the_tour(app):
-    from bot.clock import Clock
+    from bot.infra.clock import Clock
 
     ext = app.extensions["yjy"]
     with ext.db.session() as s:

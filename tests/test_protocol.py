@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.inbound import to_incoming
-from bot.protocol import AESEnvelope, ProtocolError, check_signature, check_timestamp, parse_xml, sha1_signature
-from bot.replies import news, render_xml, text, to_customer_service
+from bot.wechat.inbound import to_incoming
+from bot.wechat.protocol import AESEnvelope, ProtocolError, check_signature, check_timestamp, parse_xml, sha1_signature
+from bot.wechat.replies import news, render_xml, text, to_customer_service
 
 # Tencent's sample (WXBizMsgCrypt demos; WeCom doc 90968): token, key, AppID, and one encrypted message.
 SAMPLE_TOKEN = "QDG6eK"

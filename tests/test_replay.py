@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from bot.cli import main
-from bot.testing import conversations
+from bot.devtools import conversations
 from tests.conftest import AES_KEY, APPID, TOKEN
 
 BIN = Path(sys.executable).parent

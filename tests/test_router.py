@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Content
-from bot.inbound import to_incoming
-from bot.intents import IntentMatcher, normalize
-from bot.protocol import parse_xml
-from bot.router import Dispatcher, Router
-from bot.yamlfile import SourceError
+from bot.conversation.content import Content
+from bot.wechat.inbound import to_incoming
+from bot.conversation.intents import IntentMatcher
+from bot.infra.text import normalize
+from bot.wechat.protocol import parse_xml
+from bot.conversation.router import Dispatcher, Router
+from bot.infra.yamlfile import SourceError
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 UNDERSTANDER = Content.load(CONTENT).understander
@@ -99,7 +100,7 @@ def test_db_upgrade_cli(app):
 
 
 def test_broken_template_stops_startup_with_file_and_line(tmp_path):
-    from bot.cards import Cards
+    from bot.conversation.cards import Cards
 
     templates = tmp_path / "templates"
     (templates / "zh-CN").mkdir(parents=True)

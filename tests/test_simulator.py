@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
-from bot.clock import Clock
+from bot.infra.clock import Clock
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # As the machine notes say: without these, Chromium's own background calls hit a closed network.
@@ -142,7 +142,7 @@ def test_a_marketer_previews_a_broadcast_file(page):
 
 
 def test_a_non_boolean_switch_is_a_config_error_naming_the_key():
-    from bot.config import ConfigError, load_config
+    from bot.infra.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match="simulator.enabled: must be true or false"):
         load_config(environ={"BOT_ALLOW_MEMORY_REDIS": "1"}, dev=False, overrides={

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bot.testing import sender as build
-from bot.testing.sender import WeChatSender
+from bot.devtools import sender as build
+from bot.devtools.sender import WeChatSender
 from tests.conftest import AES_KEY, TOKEN, WeChat
 
 
@@ -180,7 +180,7 @@ def test_broken_ciphertext_and_wrong_appid_get_400(app, openid):
     wx = WeChat(app, "safe")
     req = wx.sender.request(build.text(openid, "帮助"))
     # Re-sign a corrupted ciphertext so only the decryption can fail.
-    from bot.protocol import parse_xml, sha1_signature
+    from bot.wechat.protocol import parse_xml, sha1_signature
     encrypted = parse_xml(req.body)["Encrypt"]
     for broken in (encrypted[:-8] + "AAAAAAA=", "bm90IGEgY2lwaGVydGV4dA==", "%%%not-base64%%%"):
         body = f"<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[{broken}]]></Encrypt></xml>"
@@ -239,7 +239,7 @@ def test_webhook_still_answers_when_redis_is_down(app_factory, openid, caplog):
 
 
 def test_a_text_longer_than_wechat_takes_is_cut_at_a_line_end():
-    from bot.replies import MAX_TEXT_BYTES, TRIMMED_MARK, fit_text, text
+    from bot.wechat.replies import MAX_TEXT_BYTES, TRIMMED_MARK, fit_text, text
 
     short = "景福宫\n几点开门"
     assert fit_text(short) == short

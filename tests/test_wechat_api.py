@@ -6,9 +6,9 @@ import threading
 import pytest
 from wechatpy.exceptions import WeChatClientException
 
-from bot.keys import Keys
-from bot.redis_conn import connect
-from bot.wechat_api import SharedTokenClient
+from bot.infra.keys import Keys
+from bot.infra.redis_conn import connect
+from bot.wechat.client import SharedTokenClient
 
 
 @pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.servers)])

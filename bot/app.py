@@ -1,0 +1,68 @@
+"""一机游首尔 WeChat bot: the Flask application factory.
+
+Reading order for one message: `webhook` (verify, decrypt, parse) → `pipeline` (dedup + state,
+deadline) → `router` (which handler) → `handlers/` → `cards` / `replies` (render) → back out.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from bot.infra.config import Config, load_config
+
+log = logging.getLogger(__name__)
+
+
+class Extension:
+    """What the request handlers reach through `current_app.extensions["yjy"]`."""
+
+    def __init__(self, app: Flask, config: Config) -> None:
+        from bot.conversation.pipeline import Pipeline
+        from bot.wechat.protocol import AESEnvelope
+        from bot.services import Services
+
+        self.config = config
+        self.services = Services.build(config)
+        self.pipeline = Pipeline(app, self.services)
+        w = config.wechat
+        self.envelope = AESEnvelope(w.token, w.encoding_aes_key, w.appid) if w.encoding_aes_key else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.services, name)
+
+
+def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment."""
+    from bot.web import admin_api as admin, errors, health, pages
+    from bot import cli
+    from bot.infra import logs
+    from bot.wechat import webhook
+
+    config = config or load_config(overrides=overrides)
+    logs.setup(config.secrets)
+    app = Flask(__name__)
+    app.config["YJY"] = config
+    ext = Extension(app, config)
+    app.extensions["yjy"] = ext
+    if config.dev:  # the embedded default brings its SQLite schema and products up to date by itself
+        from bot.bookings.orders import sync_catalogue
+
+        ext.db.upgrade()
+        sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    if config.simulator:
+        from bot.devtools import simulator
+
+        app.register_blueprint(simulator.bp)
+        if not config.dev:
+            log.warning("the chat simulator is on at /simulator: anyone who reaches it can chat as any openid")
+    errors.register(app)
+    cli.register(app)
+    log.info("app ready: redis=%s database=%s mode=%s", "embedded" if config.embedded_redis else "server",
+             ext.db.engine.dialect.name, config.wechat.mode)
+    return app

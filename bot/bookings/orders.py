@@ -1,0 +1,288 @@
+"""Bookings in the database: catalogue sync, seats taken atomically, idempotent confirmation, cancellation.
+
+A booking is money and a promise. Seats are taken by one conditional UPDATE
+(`taken + n <= capacity`) in the same transaction that inserts the booking, so concurrent
+confirmations can never oversell; the booking's idempotency key (one per booking flow) is unique, so a
+retried or double-tapped "确认" returns the first booking instead of making a second one.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.followers import records as followers
+from bot.infra.db import Database
+from bot.infra.db.models import Booking, CouponClaim, GroupRequest, ProductRow, SlotInventory
+from bot.infra.clock import SEOUL
+from bot.travel.products import Catalogue, Product
+
+log = logging.getLogger(__name__)
+_REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over the phone
+
+
+def new_ref(prefix: str = "YJ") -> str:
+    return prefix + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def new_flow_key() -> str:
+    """Identifies one booking flow; stored in the conversation state until it is confirmed."""
+    return secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the booking flow collected, ready to confirm."""
+
+    openid: str
+    product: Product
+    day: date
+    slot: str
+    adults: int
+    children: int
+    contact_name: str
+    phone: str
+    flow_key: str
+    lang: str = "zh-CN"
+    coupon_id: str | None = None
+    discount_krw: int = 0
+
+    @property
+    def party(self) -> int:
+        return self.adults + self.children
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.openid}:{self.flow_key}"
+
+
+class SoldOut(Exception):
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"only {remaining} seats left")
+        self.remaining = remaining
+
+
+class NotBookable(Exception):
+    """The product is retired or was never synced into the database."""
+
+
+class CouponSpent(Exception):
+    """The coupon shown in the summary was used by another booking meanwhile."""
+
+
+# --- catalogue --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SyncReport:
+    added: list[str]
+    updated: list[str]
+    retired: list[str]
+    unchanged: list[str]
+
+
+def product_data(product: Product) -> dict:
+    return {"name": product.name, "category": product.category, "adult_krw": product.adult_krw,
+            "child_krw": product.child_krw, "capacity": product.capacity, "slots": list(product.slots),
+            "start": product.start, "lead_hours": product.lead_hours,
+            "free_cancel_hours": product.free_cancel_hours}
+
+
+def sync_catalogue(db: Database, catalogue: Catalogue, today: date, now: datetime | None = None) -> SyncReport:
+    """Upsert every product of the file, retire those no longer in it; safe to re-run.
+
+    A changed capacity applies to future days already opened (never below the seats already taken).
+    """
+    now = now or datetime.now(timezone.utc)
+    added, updated, unchanged = [], [], []
+    with db.session() as s:
+        rows = {row.id: row for row in s.scalars(select(ProductRow))}
+        for product in catalogue:
+            data = product_data(product)
+            row = rows.get(product.id)
+            if row is None:
+                s.add(ProductRow(id=product.id, name=product.name["zh-CN"], data=data, retired=False, synced_at=now))
+                added.append(product.id)
+                continue
+            if row.data == data and not row.retired and row.name == product.name["zh-CN"]:
+                unchanged.append(product.id)
+                continue
+            row.name, row.data, row.retired, row.synced_at = product.name["zh-CN"], data, False, now
+            updated.append(product.id)
+            s.execute(update(SlotInventory)
+                      .where(SlotInventory.product_id == product.id, SlotInventory.day >= today)
+                      .values(capacity=case((SlotInventory.taken > product.capacity, SlotInventory.taken),
+                                            else_=product.capacity)))
+        retired = [pid for pid, row in rows.items() if pid not in catalogue.items and not row.retired]
+        if retired:
+            s.execute(update(ProductRow).where(ProductRow.id.in_(retired)).values(retired=True, synced_at=now))
+    return SyncReport(added, updated, sorted(retired), unchanged)
+
+
+# --- seats ------------------------------------------------------------------------------------
+def remaining(db: Database, product: Product, day: date, slot: str) -> int:
+    with db.session() as s:
+        row = s.get(SlotInventory, (product.id, day, slot))
+    return product.capacity if row is None else max(row.capacity - row.taken, 0)
+
+
+def _open_slot(db: Database, s: Session, product: Product, day: date, slot: str) -> None:
+    stmt = db.insert(SlotInventory).values(product_id=product.id, day=day, slot=slot,
+                                             capacity=product.capacity, taken=0)
+    s.execute(stmt.on_conflict_do_nothing(index_elements=["product_id", "day", "slot"]))
+
+
+def _take(s: Session, product: Product, day: date, slot: str, seats: int) -> bool:
+    result = s.execute(update(SlotInventory)
+                       .where(SlotInventory.product_id == product.id, SlotInventory.day == day,
+                              SlotInventory.slot == slot, SlotInventory.taken + seats <= SlotInventory.capacity)
+                       .values(taken=SlotInventory.taken + seats))
+    return result.rowcount == 1
+
+
+# --- booking ----------------------------------------------------------------------------------
+def find_by_key(db: Database, key: str) -> Booking | None:
+    with db.session() as s:
+        return s.scalar(select(Booking).where(Booking.idempotency_key == key))
+
+
+def book(db: Database, order: Order, now: datetime) -> Booking:
+    """Take the seats and record the booking, or return the booking this flow already made.
+
+    Raises SoldOut (with the seats left), NotBookable, CouponSpent.
+    """
+    for _ in range(3):  # a new reference on the (rare) collision of two random ones
+        existing = find_by_key(db, order.idempotency_key)
+        if existing is not None:
+            return existing
+        ref = new_ref()
+        try:
+            with db.session() as s:
+                product_row = s.get(ProductRow, order.product.id)
+                if product_row is None or product_row.retired:
+                    raise NotBookable(order.product.id)
+                _open_slot(db, s, order.product, order.day, order.slot)
+                if not _take(s, order.product, order.day, order.slot, order.party):
+                    row = s.get(SlotInventory, (order.product.id, order.day, order.slot))
+                    raise SoldOut(max(row.capacity - row.taken, 0) if row else 0)
+                booking = Booking(
+                    ref=ref, idempotency_key=order.idempotency_key, openid=order.openid,
+                    product_id=order.product.id, product_name=order.product.name["zh-CN"], day=order.day,
+                    slot=order.slot, adults=order.adults, children=order.children,
+                    contact_name=order.contact_name, phone=order.phone,
+                    price_krw=order.product.price(order.adults, order.children),
+                    discount_krw=order.discount_krw, coupon_id=order.coupon_id, status="confirmed",
+                    lang=order.lang, created_at=now)
+                s.add(booking)
+                s.flush()  # the unique idempotency key and ref are checked here, inside the transaction
+                followers.add_interests(s, order.openid, order.product.interests, now)
+                if order.coupon_id:
+                    spent = s.execute(update(CouponClaim)
+                                      .where(CouponClaim.openid == order.openid,
+                                             CouponClaim.coupon_id == order.coupon_id,
+                                             CouponClaim.used_ref.is_(None))
+                                      .values(used_ref=ref))
+                    if spent.rowcount != 1:
+                        raise CouponSpent(order.coupon_id)
+            log.info("booking %s: %s %s %s x%d for %s", ref, order.product.id, order.day, order.slot,
+                     order.party, order.openid)
+            return booking
+        except IntegrityError:
+            continue  # the same flow confirmed concurrently (found above), or a reference collision
+    existing = find_by_key(db, order.idempotency_key)
+    if existing is not None:
+        return existing
+    raise RuntimeError(f"could not record booking for {order.idempotency_key}")
+
+
+def request_group(db: Database, order: Order, now: datetime) -> GroupRequest:
+    """Record a group request for staff (no seats are taken); idempotent like `book`."""
+    with db.session() as s:
+        found = s.scalar(select(GroupRequest).where(GroupRequest.idempotency_key == order.idempotency_key))
+        if found is not None:
+            return found
+    request = GroupRequest(ref=new_ref("GR"), idempotency_key=order.idempotency_key, openid=order.openid,
+                           product_id=order.product.id, day=order.day, slot=order.slot, adults=order.adults,
+                           children=order.children, contact_name=order.contact_name, phone=order.phone,
+                           status="new", created_at=now)
+    try:
+        with db.session() as s:
+            s.add(request)
+            s.flush()
+            followers.add_interests(s, order.openid, order.product.interests, now)
+    except IntegrityError:
+        with db.session() as s:
+            found = s.scalar(select(GroupRequest).where(GroupRequest.idempotency_key == order.idempotency_key))
+        if found is None:
+            raise
+        return found
+    log.info("group request %s: %s %s party %d for %s", request.ref, order.product.id, order.day, order.party,
+             order.openid)
+    return request
+
+
+def for_follower(db: Database, openid: str, limit: int = 10) -> list[Booking]:
+    with db.session() as s:
+        return list(s.scalars(select(Booking).where(Booking.openid == openid)
+                              .order_by(Booking.day.desc(), Booking.created_at.desc()).limit(limit)))
+
+
+def get(db: Database, ref: str) -> Booking | None:
+    with db.session() as s:
+        return s.scalar(select(Booking).where(Booking.ref == ref.upper()))
+
+
+# --- cancellation -----------------------------------------------------------------------------
+CancelStatus = Literal["cancelled", "not_found", "already", "too_late", "past"]
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    status: CancelStatus
+    booking: Booking | None = None
+    deadline: datetime | None = None
+
+
+def _cancel_window(db: Database, catalogue: Catalogue, booking: Booking) -> tuple[datetime, datetime]:
+    """(start, free cancellation deadline) under the current rules, or those it was sold with if retired."""
+    product = catalogue.get(booking.product_id)
+    if product is not None:
+        return product.starts_at(booking.day, booking.slot), product.free_cancel_until(booking.day, booking.slot)
+    with db.session() as s:
+        row = s.get(ProductRow, booking.product_id)
+    hours = int((row.data if row else {}).get("free_cancel_hours", 0))
+    hh, mm = booking.slot.split(":")
+    starts = datetime.combine(booking.day, time(int(hh), int(mm)), SEOUL)
+    return starts, starts - timedelta(hours=hours)
+
+
+def cancel(db: Database, catalogue: Catalogue, openid: str, ref: str, now: datetime) -> CancelResult:
+    """Cancel the follower's booking `ref` if its product's rules still allow it, and free the seats."""
+    booking = get(db, ref)
+    if booking is None or booking.openid != openid:
+        return CancelResult("not_found")  # someone else's reference looks the same as a wrong one
+    if booking.status == "cancelled":
+        return CancelResult("already", booking)
+    starts, deadline = _cancel_window(db, catalogue, booking)
+    if now >= starts:
+        return CancelResult("past", booking, deadline)
+    if now > deadline:
+        return CancelResult("too_late", booking, deadline)
+    with db.session() as s:
+        done = s.execute(update(Booking).where(Booking.id == booking.id, Booking.status == "confirmed")
+                         .values(status="cancelled", cancelled_at=now))
+        if done.rowcount != 1:
+            return CancelResult("already", booking)
+        s.execute(update(SlotInventory)
+                  .where(SlotInventory.product_id == booking.product_id, SlotInventory.day == booking.day,
+                         SlotInventory.slot == booking.slot)
+                  .values(taken=SlotInventory.taken - (booking.adults + booking.children)))
+        if booking.coupon_id:  # a cancelled booking gives its coupon back
+            s.execute(update(CouponClaim).where(CouponClaim.openid == openid, CouponClaim.coupon_id == booking.coupon_id,
+                                                CouponClaim.used_ref == booking.ref).values(used_ref=None))
+    log.info("booking %s cancelled by %s", booking.ref, openid)
+    return CancelResult("cancelled", get(db, ref), deadline)

@@ -1,0 +1,107 @@
+"""Keyword intents from `content/intents.yaml`, matched on folded text with a score."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot.infra import yamlfile
+from bot.infra.text import fold, normalize
+
+_LATIN_WORDS = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class IntentMatch:
+    intent: str
+    score: float
+    is_global: bool
+    captures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Intent:
+    name: str
+    is_global: bool
+    exact: frozenset[str]
+    contains: tuple[str, ...]
+    spaced: dict[str, str]  # latin `contains` words as whole words: "nearme" -> "near me"
+
+
+class IntentMatcher:
+    def __init__(self, intents: list[_Intent]) -> None:
+        self._intents = intents
+        self.names = [i.name for i in intents]
+
+    @classmethod
+    def from_file(cls, path: Path) -> "IntentMatcher":
+        doc = yamlfile.load(path)
+        data = doc.data or {}
+        if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
+            raise doc.error("intents", "expected a mapping 'intents:' of intent name -> settings")
+        intents = []
+        for name, spec in data["intents"].items():
+            where = f"intents.{name}"
+            if not isinstance(spec, dict):
+                raise doc.error(where, "expected a mapping with 'exact' and/or 'contains' lists")
+            lists = {}
+            for kind in ("exact", "contains"):
+                words = spec.get(kind) or []
+                if not isinstance(words, list) or not all(isinstance(w, (str, int)) for w in words):
+                    raise doc.error(f"{where}.{kind}", "expected a list of words")
+                lists[kind] = [normalize(str(w)) for w in words]
+                if "" in lists[kind]:
+                    raise doc.error(f"{where}.{kind}", "a word is empty once punctuation is removed")
+            if not lists["exact"] and not lists["contains"]:
+                raise doc.error(where, "needs at least one word in 'exact' or 'contains'")
+            spaced = {normalize(str(w)): _LATIN_WORDS.sub(" ", fold(str(w))).strip()
+                      for w in spec.get("contains") or [] if normalize(str(w)).isascii()}
+            intents.append(_Intent(str(name), bool(spec.get("global", False)),
+                                   frozenset(lists["exact"]),
+                                   tuple(sorted(lists["contains"], key=len, reverse=True)), spaced))
+        return cls(intents)
+
+    def exact(self, text: str) -> IntentMatch | None:
+        norm = normalize(text)
+        for intent in self._intents:
+            if norm in intent.exact:
+                return IntentMatch(intent.name, 1.0, intent.is_global)
+        return None
+
+    def contained(self, text: str) -> dict[str, float]:
+        """Every intent with a word inside the text, scored by how much of the text the word covers."""
+        norm = normalize(text)
+        found: dict[str, float] = {}
+        if not norm:
+            return found
+        words = None  # the text as latin words, built only if some intent has a latin word
+        for intent in self._intents:
+            for word in intent.contains:
+                if word.isascii():
+                    # Latin words match whole words only: "fee" is not in "coffee", nor "eat" in "theater".
+                    words = words if words is not None else f" {_LATIN_WORDS.sub(' ', fold(text))} "
+                    hit = f" {intent.spaced[word]} " in words
+                else:
+                    hit = word in norm
+                if hit:
+                    found[intent.name] = round(len(word) / len(norm), 2)
+                    break
+        return found
+
+    def is_global(self, name: str) -> bool:
+        return any(i.is_global for i in self._intents if i.name == name)
+
+    def match(self, text: str) -> IntentMatch | None:
+        """The exact intent, else the best-covering contained one."""
+        exact = self.exact(text)
+        if exact:
+            return exact
+        found = self.contained(text)
+        if not found:
+            return None
+        name = max(found, key=found.__getitem__)
+        # A long sentence that merely mentions "帮助" is not a global command.
+        return IntentMatch(name, found[name], self.is_global(name) and found[name] >= 0.5)

@@ -1,0 +1,126 @@
+"""One message's trip after the webhook has verified and parsed it.
+
+claim (dedup + state, one Redis round trip) → route → handler (in a thread, under the reply
+deadline) → render → finish (cache reply + save state, one round trip). A handler past the deadline
+is answered "success" now; its reply follows through the customer-service API on the job queue.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Any
+
+from flask import Flask
+
+from bot.followers import records as followers
+from bot import jobs
+from bot.wechat import replies
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import SUCCESS, Reply
+from bot.conversation.router import Context, Outcome
+from bot.services import Services
+from bot.conversation.state import Claim
+
+log = logging.getLogger(__name__)
+
+# Sent by WeChat itself (FromUserName is not a traveler): no follower record, no conversation state.
+SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish"})
+
+Result = tuple[Reply, "dict[str, Any] | None"]
+
+
+class Pipeline:
+    def __init__(self, app: Flask, services: Services) -> None:
+        self.app = app
+        self.s = services
+        self.deadline = services.config.webhook.reply_deadline_seconds
+
+    def handle(self, msg: Incoming) -> str:
+        """The passive reply body for `msg` (XML, or "success"). Never raises."""
+        if not msg.openid:
+            log.warning("message without FromUserName ignored (%s)", msg.describe())
+            return SUCCESS
+        claim = self.s.store.claim(msg.dedup_key, msg.openid)
+        if not claim.first:
+            log.info("retry of %s: %s", msg.dedup_key, "cached reply" if claim.cached_reply else "still running")
+            return claim.cached_reply or SUCCESS
+        future = self.s.pool.submit(self._run_in_context, msg, claim)
+        try:
+            reply, state = future.result(timeout=self.deadline)
+        except FutureTimeout:
+            log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
+                        msg.dedup_key, self.deadline)
+            if not claim.degraded:
+                self.s.store.mark_late(msg.dedup_key)
+            future.add_done_callback(lambda done: self._finish_late(msg, claim, done))
+            return SUCCESS
+        body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
+        if not claim.degraded and msg.event not in SYSTEM_EVENTS:
+            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, body)
+        return body
+
+    # --- in a handler thread --------------------------------------------------------------------
+    def _run_in_context(self, msg: Incoming, claim: Claim) -> Result:
+        # Handler threads have no app context of their own; jobs the embedded queue runs inline need one.
+        with self.app.app_context():
+            return self._run(msg, claim)
+
+    def _run(self, msg: Incoming, claim: Claim) -> Result:
+        state = copy.deepcopy(claim.state)
+        if msg.event not in SYSTEM_EVENTS:
+            self._record_follower(msg, state, claim.degraded)
+        decision = self.s.dispatcher.resolve(msg, state)
+        log.info("route %s %s from %s -> %s (%s%s)", msg.describe(), msg.dedup_key, msg.openid,
+                 decision.route.name if decision.route else "no reply", decision.reason,
+                 f", intent={decision.intent} score={decision.score:.2f}" if decision.intent else "")
+        if decision.route is None:
+            return replies.no_reply(), state
+        lang = state.get("lang") or self._follower_language(msg, claim.degraded)
+        state["lang"] = lang
+        ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
+                      intent=decision.intent, captures=dict(decision.captures), openid=msg.openid)
+        try:
+            result = decision.route.handler(msg, ctx)
+        except Exception:  # noqa: BLE001 - a handler bug must become an apology, never a 500
+            log.exception("handler %s failed on %s", decision.route.name, msg.dedup_key)
+            return self.s.cards.text("apology", lang), state
+        if isinstance(result, Outcome):
+            return result.reply, result.state
+        return result, ctx.state
+
+    def _follower_language(self, msg: Incoming, degraded: bool) -> str:
+        """The follower's chosen language, read once per conversation (then it lives in the state)."""
+        if not degraded and msg.event not in SYSTEM_EVENTS:
+            try:
+                return followers.language(self.s.db, msg.openid) or "zh-CN"
+            except Exception:  # noqa: BLE001 - a reply in Chinese beats no reply
+                log.exception("could not read the language of %s", msg.openid)
+        return "zh-CN"
+
+    def _record_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
+        """Subscribe / unsubscribe always; other activity at most every `touch_every_seconds`."""
+        now = int(time.time())
+        lifecycle = msg.event in ("subscribe", "unsubscribe")
+        due = now - int(state.get("seen", 0)) >= self.s.config.follower_touch_seconds
+        if not lifecycle and (degraded or not due):
+            return
+        try:
+            followers.record(self.s.db, msg)
+            state["seen"] = now
+        except Exception:  # noqa: BLE001 - the reply matters more; the next message retries
+            log.exception("follower update failed for %s", msg.dedup_key)
+
+    def _finish_late(self, msg: Incoming, claim: Claim, done: Future) -> None:
+        reply, state = done.result()
+        if not claim.degraded:
+            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS)
+        payload = replies.to_customer_service(reply, msg.openid)
+        if payload is None:
+            return
+        try:
+            with self.app.app_context():
+                jobs.enqueue_late_reply(self.s.queue, msg.openid, payload, msg.dedup_key)
+        except Exception:  # noqa: BLE001 - runs in a callback thread: log, do not lose silently
+            log.exception("could not queue the late reply for %s", msg.dedup_key)

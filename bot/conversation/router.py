@@ -1,0 +1,168 @@
+"""Routing: which handler answers a message.
+
+Each `handlers/<x>.py` owns a small `Router` and registers its functions with decorators; the
+`Dispatcher` merges them (in the priority order `handlers.ROUTERS` lists) and resolves a message in
+this order:
+
+1. a global command in the text (帮助, 取消 ...: they win over everything),
+2. the flow in progress (state "flow" / "step"),
+3. the event: menu key for CLICK, else the event name,
+4. a location (location message, LOCATION event, location_select),
+5. a text intent,
+6. the message kind (image, link ...), then the fallback.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from bot.wechat.inbound import Incoming
+from bot.conversation.nlu import Understander
+from bot.wechat.replies import Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What a handler gets besides the message. Handlers do no I/O of their own beyond these."""
+
+    state: dict[str, Any]
+    lang: str
+    cards: Any  # bot.cards.Cards
+    services: Any  # bot.services.Services
+    intent: str = ""
+    captures: dict[str, Any] = field(default_factory=dict)
+    openid: str = ""
+
+
+@dataclass
+class Outcome:
+    """A reply plus the state to keep (None forgets the conversation)."""
+
+    reply: Reply
+    state: dict[str, Any] | None
+
+
+Handler = Callable[[Incoming, Context], "Reply | Outcome"]
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # step | event | click | location | intent | message | fallback
+    value: str
+    handler: Handler
+    router: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.router}.{self.handler.__name__}"
+
+
+class Router:
+    """Collects one handler module's routes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.routes: list[Route] = []
+
+    def _add(self, kind: str, values: Iterable[str]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for value in values:
+                self.routes.append(Route(kind, value, handler, self.name))
+            return handler
+        return register
+
+    def on_intent(self, *intents: str) -> Callable[[Handler], Handler]:
+        return self._add("intent", intents)
+
+    def on_event(self, *events: str) -> Callable[[Handler], Handler]:
+        """Event names in lower case: subscribe, scan, unsubscribe, view, masssendjobfinish ..."""
+        return self._add("event", [e.lower() for e in events])
+
+    def on_click(self, *keys: str) -> Callable[[Handler], Handler]:
+        """Custom-menu CLICK keys (content/menu.yaml); "CAT_*" takes every key with that prefix."""
+        return self._add("click", keys)
+
+    def on_location(self) -> Callable[[Handler], Handler]:
+        return self._add("location", ["*"])
+
+    def on_step(self, flow: str, step: str = "*") -> Callable[[Handler], Handler]:
+        return self._add("step", [f"{flow}:{step}"])
+
+    def on_message(self, *kinds: str) -> Callable[[Handler], Handler]:
+        """Message kinds with no text to understand: image, video, link, file ..."""
+        return self._add("message", kinds)
+
+    def fallback(self) -> Callable[[Handler], Handler]:
+        return self._add("fallback", ["*"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: Route | None
+    reason: str
+    intent: str = ""
+    score: float = 0.0
+    captures: dict[str, Any] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """The merged routing table; the first route registered for a key wins."""
+
+    def __init__(self, routers: Iterable[Router], understander: Understander) -> None:
+        self.understander = understander
+        self.table: dict[tuple[str, str], Route] = {}
+        for router in routers:
+            for route in router.routes:
+                self.table.setdefault((route.kind, route.value), route)
+        unknown = {r.value for (kind, _), r in self.table.items() if kind == "intent"} - set(understander.names)
+        if unknown:
+            raise ValueError(f"handlers register intents missing from content/intents.yaml: {sorted(unknown)}")
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(kind, value, handler) for the routing-table CLI command."""
+        return [(kind, value, route.name) for (kind, value), route in self.table.items()]
+
+    def resolve(self, msg: Incoming, state: dict[str, Any]) -> Decision:
+        match = self.understander.understand(msg.text) if msg.text else None
+        if match and match.is_global and ("intent", match.intent) in self.table:
+            return self._intent(match, "global command")
+        flow, step = state.get("flow"), state.get("step")
+        if flow:
+            route = self.table.get(("step", f"{flow}:{step}")) or self.table.get(("step", f"{flow}:*"))
+            if route:
+                return Decision(route, f"flow {flow}:{step}")
+        if msg.kind == "event":
+            if msg.event == "click":
+                route = self.table.get(("click", msg.key)) or self._click_prefix(msg.key)
+                if route:
+                    return Decision(route, f"menu {msg.key}")
+            if ("event", msg.event) in self.table:
+                return Decision(self.table[("event", msg.event)], f"event {msg.event}")
+        if msg.location and ("location", "*") in self.table:
+            return Decision(self.table[("location", "*")], "location")
+        if match and ("intent", match.intent) in self.table:
+            return self._intent(match, "intent")
+        if msg.kind == "event":
+            return Decision(None, f"no handler for event {msg.event or '?'}")
+        if ("message", msg.kind) in self.table:
+            return Decision(self.table[("message", msg.kind)], f"kind {msg.kind}")
+        if not msg.known:
+            return Decision(None, f"unknown message type {msg.kind}")
+        return Decision(self.table.get(("fallback", "*")), "fallback")
+
+    def answers_click(self, key: str) -> bool:
+        """Whether a menu key reaches a handler (else the traveler would get the fallback reply)."""
+        return ("click", key) in self.table or self._click_prefix(key) is not None
+
+    def _click_prefix(self, key: str) -> Route | None:
+        """Menu keys registered as "PREFIX_*" (one handler for a family of keys, e.g. CAT_FOOD)."""
+        for (kind, value), route in self.table.items():
+            if kind == "click" and value.endswith("*") and key.startswith(value[:-1]):
+                return route
+        return None
+
+    def _intent(self, match: Any, reason: str) -> Decision:
+        return Decision(self.table[("intent", match.intent)], reason, match.intent, match.score, match.captures)

@@ -1,0 +1,313 @@
+"""Configuration: `config.yaml` (or `BOT_CONFIG`), then environment overrides, validated at start-up.
+
+Errors name the key and where it came from (file and line, or the environment variable) and never
+print a secret's value.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from bot.infra import yamlfile
+from bot.infra.yamlfile import SourceError
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FILE = ROOT / "config.yaml"
+
+# Environment variable -> dotted config key. Secrets and endpoints only: behaviour lives in the file.
+ENV_OVERRIDES: dict[str, str] = {
+    "WECHAT_TOKEN": "wechat.token",
+    "WECHAT_APPID": "wechat.appid",
+    "WECHAT_APPSECRET": "wechat.appsecret",
+    "WECHAT_ENCODING_AES_KEY": "wechat.encoding_aes_key",
+    "WECHAT_API_BASE_URL": "wechat.api_base_url",
+    "REDIS_URL": "redis.url",
+    "DATABASE_URL": "database.url",
+    "ADMIN_TOKENS": "admin.tokens",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "RATES_FILE": "rates.file",
+    "RATES_URL": "rates.url",
+    "BOOKING_TEMPLATE_ID": "bookings.template_id",
+    "LINK_SECRET": "bookings.link_secret",
+}
+SECRET_KEYS = {"wechat.token", "wechat.appsecret", "wechat.encoding_aes_key", "admin.tokens"}
+
+
+class ConfigError(SourceError):
+    """Invalid configuration; the message says which key and where it was set."""
+
+
+@dataclass(frozen=True)
+class WeChatConfig:
+    appid: str
+    appsecret: str
+    token: str
+    encoding_aes_key: str
+    api_base_url: str
+    mode: str  # plain | compatible | safe: "safe" refuses unencrypted POSTs
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    timestamp_window_seconds: int
+    max_body_bytes: int
+    reply_deadline_seconds: float
+    dedup_ttl_seconds: int
+    handler_threads: int
+
+
+@dataclass(frozen=True)
+class RatesConfig:
+    provider: str  # file | http
+    file: Path
+    url: str
+    ttl_seconds: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class BookingsConfig:
+    group_min_party: int  # parties this large (or above a product's max_party) go to staff
+    template_id: str  # WeChat template message for confirmations; "" sends none
+    link_secret: str = field(repr=False)  # signs links to booking pages
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    dev: bool
+    public_base_url: str
+    wechat: WeChatConfig
+    webhook: WebhookConfig
+    state_ttl_seconds: int
+    follower_touch_seconds: int
+    redis_url: str
+    redis_timeout_seconds: float
+    database_url: str
+    admin_tokens: tuple[str, ...]
+    content_dir: Path
+    routers: str
+    queue_name: str
+    rates: RatesConfig
+    bookings: BookingsConfig
+    simulator: bool = False  # /simulator: a chat page for testers; never on in production
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url.startswith("memory://")
+
+
+class _Reader:
+    """Typed access to the merged config that reports errors against the right source."""
+
+    def __init__(self, located: yamlfile.Located, env_sources: dict[str, str]) -> None:
+        self.located = located
+        self.env_sources = env_sources  # dotted key -> environment variable that set it
+
+    def error(self, key: str, message: str) -> ConfigError:
+        if key in self.env_sources:
+            return ConfigError(f"environment variable {self.env_sources[key]}", None,
+                               f"{key}: {message}")
+        return ConfigError(self.located.file, self.located.line(key), f"{key}: {message}")
+
+    def raw(self, key: str) -> Any:
+        node: Any = self.located.data
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def str(self, key: str, *, required: bool = True, default: str = "") -> str:
+        value = self.raw(key)
+        if value is None or value == "":
+            if required:
+                raise self.error(key, "is required")
+            return default
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise self.error(key, f"must be a string, not {type(value).__name__}")
+        return str(value)
+
+    def number(self, key: str, kind: type, low: float, high: float) -> Any:
+        value = self.raw(key)
+        if value is None:
+            raise self.error(key, "is required")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"must be a number, not {value!r}")
+        if not low <= value <= high:
+            raise self.error(key, f"must be between {low} and {high}, got {value}")
+        return kind(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false")
+        return value
+
+    def url(self, key: str, schemes: tuple[str, ...]) -> str:
+        value = self.str(key)
+        parts = urlsplit(value)
+        scheme = parts.scheme.split("+")[0]
+        if scheme not in schemes:
+            raise self.error(key, f"must be a URL starting with one of {', '.join(s + '://' for s in schemes)}")
+        if scheme in ("http", "https", "redis", "rediss", "postgresql") and not parts.hostname:
+            raise self.error(key, "must name a host")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise self.error(key, "has an invalid port") from None
+        return value
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for var, key in ENV_OVERRIDES.items():
+        if var not in environ:
+            continue
+        value: Any = environ[var]
+        if key == "admin.tokens":
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {var}", None, f"{part} is not a mapping in the file")
+        node[leaf] = value
+        sources[key] = var
+    return sources
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False
+
+
+def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None, dev: bool | None = None) -> Config:
+    """Load and validate the configuration.
+
+    `path` defaults to `BOT_CONFIG` or `config.yaml`; `overrides` (dotted keys) are for tests and the
+    dev runner; `dev` (default: `BOT_DEV=1`) fills missing secrets with generated development ones.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get("BOT_CONFIG") or DEFAULT_FILE)
+    try:
+        located = yamlfile.load(path)
+    except SourceError as exc:
+        raise ConfigError(exc.file, exc.line, exc.message) from None
+    if located.data is None:
+        located.data = {}
+    if not isinstance(located.data, dict):
+        raise ConfigError(located.file, 1, "the file must hold a mapping of settings")
+    env_sources = _apply_env(located.data, environ)
+    for key, value in (overrides or {}).items():
+        node = located.data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+        env_sources.pop(key, None)
+    r = _Reader(located, env_sources)
+    if dev is None:
+        dev = environ.get("BOT_DEV") == "1"
+    if dev:
+        from bot.infra.devsecrets import fill_dev_secrets
+
+        fill_dev_secrets(located.data, ROOT / "var" / "dev-secrets.json")
+
+    mode = r.str("wechat.mode", required=False, default="compatible")
+    if mode not in ("plain", "compatible", "safe"):
+        raise r.error("wechat.mode", "must be plain, compatible or safe")
+    aes_key = r.str("wechat.encoding_aes_key", required=mode == "safe")
+    if aes_key and (len(aes_key) != 43 or not _is_base64(aes_key + "=")):
+        raise r.error("wechat.encoding_aes_key", f"must be 43 letters, digits, + or / as the MP admin shows it "
+                                                 f"(got {len(aes_key)} characters)")
+    token = r.str("wechat.token")
+    if not token.isalnum() or not 3 <= len(token) <= 32:
+        raise r.error("wechat.token", "must be 3 to 32 letters or digits (as WeChat requires)")
+    wechat = WeChatConfig(
+        appid=r.str("wechat.appid"),
+        appsecret=r.str("wechat.appsecret", required=False),
+        token=token,
+        encoding_aes_key=aes_key,
+        api_base_url=r.url("wechat.api_base_url", ("http", "https")).rstrip("/"),
+        mode=mode,
+    )
+    webhook = WebhookConfig(
+        timestamp_window_seconds=r.number("webhook.timestamp_window_seconds", int, 1, 86400),
+        max_body_bytes=r.number("webhook.max_body_bytes", int, 1024, 10 * 1024 * 1024),
+        reply_deadline_seconds=r.number("webhook.reply_deadline_seconds", float, 0.05, 4.8),
+        dedup_ttl_seconds=r.number("webhook.dedup_ttl_seconds", int, 30, 86400),
+        handler_threads=r.number("webhook.handler_threads", int, 1, 256),
+    )
+    redis_url = r.url("redis.url", ("redis", "rediss", "unix", "memory"))
+    database_url = r.url("database.url", ("sqlite", "postgresql"))
+    if not dev and redis_url.startswith("memory://") and environ.get("BOT_ALLOW_MEMORY_REDIS") != "1":
+        # An in-process stand-in is per worker: dedup and state would silently split across workers.
+        raise r.error("redis.url", "memory:// is only for the development runner; set REDIS_URL")
+    tokens = r.raw("admin.tokens") or []
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and len(t) >= 16 for t in tokens):
+        raise r.error("admin.tokens", "must be a list of tokens of at least 16 characters")
+    content_dir = Path(r.str("content_dir", required=False, default="content"))
+    if not content_dir.is_absolute():
+        content_dir = ROOT / content_dir
+    if not content_dir.is_dir():
+        raise r.error("content_dir", f"{content_dir} is not a folder")
+    rates_url = r.str("rates.url", required=False)
+    rates_provider = r.str("rates.provider", required=False, default="http" if rates_url else "file")
+    if rates_provider not in ("file", "http"):
+        raise r.error("rates.provider", "must be file or http")
+    if rates_provider == "http":
+        rates_url = r.url("rates.url", ("http", "https"))
+    rates_file = Path(r.str("rates.file", required=False, default="content/rates.yaml"))
+    if not rates_file.is_absolute():
+        rates_file = ROOT / rates_file
+    if rates_provider == "file" and not rates_file.is_file():
+        raise r.error("rates.file", f"{rates_file} does not exist")
+    rates = RatesConfig(rates_provider, rates_file, rates_url,
+                        r.number("rates.ttl_seconds", int, 10, 86400), r.number("rates.timeout_seconds", float, 0.1, 3))
+    link_secret = r.str("bookings.link_secret", required=False)
+    if link_secret and len(link_secret) < 16:
+        raise r.error("bookings.link_secret", "must be at least 16 characters")
+    if not link_secret:  # stable for as long as the account's own secrets are
+        link_secret = hmac.new(f"{wechat.token}:{wechat.appsecret}".encode(), b"booking-links",
+                               hashlib.sha256).hexdigest()
+    bookings = BookingsConfig(
+        group_min_party=r.number("bookings.group_min_party", int, 2, 1000) if r.raw("bookings.group_min_party")
+        is not None else 10,
+        template_id=r.str("bookings.template_id", required=False),
+        link_secret=link_secret,
+    )
+    secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret) if s)
+    return Config(
+        source=str(path),
+        dev=dev,
+        public_base_url=r.url("public_base_url", ("http", "https")).rstrip("/"),
+        wechat=wechat,
+        webhook=webhook,
+        state_ttl_seconds=r.number("state.ttl_seconds", int, 60, 7 * 86400),
+        follower_touch_seconds=r.number("followers.touch_every_seconds", int, 0, 86400),
+        redis_url=redis_url,
+        redis_timeout_seconds=r.number("redis.timeout_seconds", float, 0.05, 10),
+        database_url=database_url,
+        admin_tokens=tuple(tokens),
+        content_dir=content_dir,
+        routers=r.str("routers", required=False, default="handlers:ROUTERS"),
+        queue_name=r.str("jobs.queue", required=False, default="yjy"),
+        rates=rates,
+        bookings=bookings,
+        simulator=r.flag("simulator.enabled"),
+        secrets=secrets,
+    )

@@ -1,0 +1,76 @@
+"""Practical-info cards (visa, emergency, exchange, payments, transit, SIM) from `content/info/*.yaml`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.infra import yamlfile
+from bot.infra.text import normalize
+
+Text = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: Text
+    body: Text
+    source: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    checked: str
+    words: tuple[str, ...]
+    title: Text
+    summary: Text
+    sections: tuple[Section, ...]
+
+    def t(self, field: str, lang: str) -> str:
+        value: Text = getattr(self, field)
+        return value.get(lang) or value["zh-CN"]
+
+
+def _text(doc: yamlfile.Located, value: object, path: str) -> Text:
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k].strip()
+                                              for k in ("zh-CN", "en")):
+        raise doc.error(path, "expected {zh-CN: .., en: ..}")
+    return {k: str(v).strip() for k, v in value.items()}
+
+
+def load_topic(path: Path) -> Topic:
+    doc = yamlfile.load(path)
+    d = doc.data
+    if not isinstance(d, dict):
+        raise doc.error("", "expected a mapping")
+    if d.get("id") != path.stem:
+        raise doc.error("id", f"id must be the file name ({path.stem!r})")
+    words = d.get("words")
+    if not isinstance(words, list) or not words:
+        raise doc.error("words", "expected the words travelers type for this card")
+    sections = []
+    for i, s in enumerate(d.get("sections") or []):
+        p = f"sections.{i}"
+        if not isinstance(s, dict) or not s.get("source"):
+            raise doc.error(p, "each section needs heading, body and source")
+        sections.append(Section(_text(doc, s.get("heading"), f"{p}.heading"), _text(doc, s.get("body"), f"{p}.body"),
+                                str(s["source"]), str(s.get("date") or "undated")))
+    if not sections:
+        raise doc.error("sections", "expected at least one section")
+    return Topic(path.stem, str(d.get("checked") or ""), tuple(normalize(str(w)) for w in words),
+                 _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections))
+
+
+class Topics:
+    def __init__(self, topics: list[Topic]) -> None:
+        self.items = {t.id: t for t in topics}
+        self._words = sorted(((w, t.id) for t in topics for w in t.words if w), key=lambda p: -len(p[0]))
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> "Topics":
+        return cls([load_topic(p) for p in sorted(directory.glob("*.yaml"))])
+
+    def find(self, text: str) -> str | None:
+        norm = normalize(text)
+        return next((topic for word, topic in self._words if word in norm), None)

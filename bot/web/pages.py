@@ -1,0 +1,101 @@
+"""Mobile pages the cards link to: small, no scripts, readable on slow roaming data."""
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import quote
+
+import segno
+from markupsafe import Markup
+from flask import Blueprint, Response, current_app, request
+
+from bot.bookings import orders as bookings, links, passports
+from bot.conversation.cards import DEFAULT_LANG
+
+bp = Blueprint("pages", __name__, url_prefix="/p")
+
+
+def _lang() -> str:
+    cards = current_app.extensions["yjy"].cards
+    return cards.lang(request.args.get("lang", DEFAULT_LANG))
+
+
+def _html(body: str, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "public, max-age=300"  # the open/closed line ages
+    return response
+
+
+@bp.get("/attractions/<place_id>")
+def attraction(place_id: str) -> Response:
+    s = current_app.extensions["yjy"].services
+    lang = _lang()
+    place = s.content.places.get(place_id)
+    if place is None:
+        return not_found()
+    now = s.clock.now()
+    name_zh = quote(place.name["zh-CN"])
+    return _html(s.cards.page(
+        "attraction", lang, place=place, checked=s.content.places.checked,
+        status=s.cards.status_line(place.status(now), lang, now),
+        navigate_url=(f"https://uri.amap.com/marker?position={place.lng},{place.lat}&name={name_zh}"
+                      "&coordinate=wgs84&callnative=1&src=yijiyou"),
+        naver_url=f"https://map.naver.com/p/search/{quote(place.name.get('ko') or place.name['en'])}",
+        map_url=f"https://www.openstreetmap.org/?mlat={place.lat}&mlon={place.lng}#map=17/{place.lat}/{place.lng}",
+    ))
+
+
+@bp.get("/info/<topic_id>")
+def info(topic_id: str) -> Response:
+    s = current_app.extensions["yjy"].services
+    lang = _lang()
+    if topic_id == "tax_refund":
+        return _html(s.cards.page("tax", lang, rules=s.content.tax))
+    topic = s.content.topics.items.get(topic_id)
+    if topic is None:
+        return not_found()
+    return _html(s.cards.page("info", lang, topic=topic))
+
+
+@bp.get("/products/<product_id>")
+def product(product_id: str) -> Response:
+    s = current_app.extensions["yjy"].services
+    item = s.content.products.get(product_id)
+    if item is None:
+        return not_found()
+    adult_cny = ""
+    quote = s.rates.quote()
+    if quote is not None:
+        value = quote.table.convert(Decimal(item.adult_krw), "KRW", "CNY")
+        adult_cny = f"{value:,.0f}" if value is not None else ""
+    return _html(s.cards.page("product", _lang(), product=item, adult_cny=adult_cny, checked=s.content.products.checked))
+
+
+@bp.get("/bookings/<ref>")
+def booking(ref: str) -> Response:
+    """Only through the owner's signed link: a wrong token looks exactly like an unknown reference."""
+    s = current_app.extensions["yjy"].services
+    found = bookings.get(s.db, ref) if len(ref) <= 12 else None
+    if found is None or not links.booking_token_ok(s.config.bookings.link_secret, found.ref, found.openid,
+                                                   request.args.get("t", "")):
+        return not_found()
+    item = s.content.products.get(found.product_id)
+    free_until = item.free_cancel_until(found.day, found.slot).strftime("%Y-%m-%d %H:%M") if item else ""
+    qr = segno.make(found.ref, error="m").svg_inline(scale=6, border=2)
+    travelers = passports.travelers(s.db, [found.ref])[found.ref] if item and item.passport else None
+    response = _html(s.cards.page("booking", _lang(), booking=found, product=item, free_until=free_until,
+                                  phone=mask_phone(found.phone), qr_svg=Markup(qr), travelers=travelers,
+                                  mask=passports.mask))
+    response.headers["Cache-Control"] = "private, no-store"  # a traveler's booking, not for shared caches
+    return response
+
+
+def mask_phone(phone: str) -> str:
+    """+8613812345678 -> +86 138****5678: the page may be forwarded; staff have the full number."""
+    country, number = phone[:3], phone[3:]
+    return f"{country} {number[:3]}{'*' * max(len(number) - 7, 0)}{number[-4:]}"
+
+
+def not_found(_exc: Exception | None = None) -> Response:
+    """The friendly 404 page (also for URLs outside /p/: `bot.errors`)."""
+    cards = current_app.extensions["yjy"].cards
+    return _html(cards.page("not_found", _lang()), status=404)

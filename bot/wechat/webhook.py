@@ -1,0 +1,91 @@
+"""`/wechat`: WeChat's callback. Verify, decrypt, parse, hand to the pipeline, wrap the reply.
+
+Status codes: 403 bad signature or timestamp, 400 malformed / refused XML or ciphertext, 413 too
+large. Whatever happens after a request is verified, WeChat gets a 200 with a reply or "success".
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Blueprint, Response, current_app, request
+
+from bot.wechat.inbound import to_incoming
+from bot.wechat.protocol import AESEnvelope, ProtocolError, check_signature, check_timestamp, parse_xml
+from bot.wechat.replies import SUCCESS
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wechat", __name__)
+
+
+def _ext():  # type: ignore[no-untyped-def]
+    return current_app.extensions["yjy"]
+
+
+def _refuse(exc: ProtocolError) -> Response:
+    log.warning("webhook refused %s %s from %s: %s", request.method, request.path,
+                request.headers.get("X-Forwarded-For", request.remote_addr), exc.reason)
+    return Response(exc.reason, status=exc.status, mimetype="text/plain")
+
+
+@bp.get("/wechat")
+def verify() -> Response:
+    """Server verification when the URL is saved in the WeChat admin console."""
+    config = _ext().config
+    args = request.args
+    try:
+        check_signature((config.wechat.token, args.get("timestamp", ""), args.get("nonce", "")),
+                        args.get("signature"), "signature")
+        check_timestamp(args.get("timestamp"), config.webhook.timestamp_window_seconds)
+    except ProtocolError as exc:
+        return _refuse(exc)
+    return Response(args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive() -> Response:
+    ext = _ext()
+    config = ext.config
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    limit = config.webhook.max_body_bytes
+    try:
+        if request.content_length is not None and request.content_length > limit:
+            raise ProtocolError(413, f"body over {limit} bytes")
+        check_signature((config.wechat.token, timestamp, nonce), args.get("signature"), "signature")
+        check_timestamp(timestamp, config.webhook.timestamp_window_seconds)
+        body = request.stream.read(limit + 1)  # also bounds chunked bodies with no Content-Length
+        if len(body) > limit:
+            raise ProtocolError(413, f"body over {limit} bytes")
+        data = parse_xml(body)
+        encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+        if encrypted:
+            if ext.envelope is None:
+                raise ProtocolError(400, "encrypted message but no EncodingAESKey configured")
+            if not isinstance(data.get("Encrypt"), str) or not data["Encrypt"]:
+                raise ProtocolError(400, "encrypt_type=aes without an <Encrypt> element")
+            plain = ext.envelope.decrypt(data["Encrypt"], args.get("msg_signature"), timestamp, nonce)
+            data = parse_xml(plain.encode("utf-8"))
+        elif config.wechat.mode == "safe":
+            raise ProtocolError(403, "plaintext message refused: wechat.mode is safe")
+    except ProtocolError as exc:
+        return _refuse(exc)
+
+    msg = to_incoming(data)
+    if not msg.known:
+        log.info("unknown message type %r from %s answered with success", msg.describe(), msg.openid)
+    body_out = ext.pipeline.handle(msg)
+    if encrypted and body_out != SUCCESS:
+        body_out = ext.envelope.encrypt(body_out, nonce or secrets.token_hex(8))
+    return Response(body_out, mimetype="application/xml" if body_out != SUCCESS else "text/plain")
+
+
+@bp.errorhandler(Exception)
+def _last_resort(exc: Exception) -> Response:
+    """A bug outside the handlers still must not show travelers "该公众号暂时无法提供服务"."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        return exc  # type: ignore[return-value]
+    log.exception("webhook failed unexpectedly; answered success")
+    return Response(SUCCESS, mimetype="text/plain")
