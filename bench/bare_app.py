@@ -19,9 +19,9 @@ TOKEN = os.environ["WECHAT_TOKEN"]
 app = Flask(__name__)
 store = None
 if os.environ.get("BARE_REDIS") == "1":
+    from bot.conversation.state import RedisStateStore
     from bot.infra.keys import Keys
     from bot.infra.redis_conn import connect
-    from bot.conversation.state import RedisStateStore
 
     store = RedisStateStore(connect(os.environ["REDIS_URL"], 0.5), Keys(os.environ.get("WECHAT_APPID", "wx")),
                             state_ttl=1800, dedup_ttl=300)

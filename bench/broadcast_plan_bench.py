@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.broadcasts import planning as broadcasts
-from bot.infra.db import Database
 from bot.broadcasts.segments import parse_segment
+from bot.infra.db import Database
 
 TARGET_SECONDS = 60
 
@@ -41,7 +41,7 @@ def main() -> int:
     db = Database(url)
     try:
         db.upgrade()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         started = time.monotonic()
         with db.engine.begin() as conn:  # one server-side statement: seeding is not what is measured
             conn.execute(text(
@@ -53,7 +53,8 @@ def main() -> int:
             conn.execute(text(
                 "INSERT INTO mass_receipts (openid, month, received) "
                 "SELECT 'o' || lpad(g::text, 27, '0'), :month, CASE WHEN g % 10 = 5 THEN 4 ELSE 2 END "
-                "FROM generate_series(1, :n) g WHERE g % 5 = 0"), {"n": args.followers, "month": broadcasts.month_of(now)})
+                "FROM generate_series(1, :n) g WHERE g % 5 = 0"),
+                {"n": args.followers, "month": broadcasts.month_of(now)})
         print(f"seeded {args.followers:,} followers in {time.monotonic() - started:.1f} s (not timed)")
         for label, raw in (("every subscribed follower, by openid lists", {"active_days": 3650}),
                            ("zh-CN, active in 30 days", {"language": "zh-CN", "active_days": 30})):

@@ -37,10 +37,10 @@ def main() -> int:
     args = p.parse_args()
     os.environ.update(wb.prepare(args))
     from bot import create_app
+    from bot.devtools import sender as build
     from bot.wechat import replies
     from bot.wechat.inbound import to_incoming
     from bot.wechat.protocol import parse_xml
-    from bot.devtools import sender as build
 
     app = create_app()
     for handler in logging.getLogger().handlers:

@@ -109,7 +109,7 @@ class Gunicorn:
         self.log_path = log_dir / f"gunicorn-{app.split(':')[0]}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         # Output to a file, never a pipe: the app logs a line per message and a full pipe would stall it.
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -120,7 +120,7 @@ class Gunicorn:
             self.__exit__()  # `with` does not call __exit__ when __enter__ raises
             raise
 
-    def _wait_ready(self) -> "Gunicorn":
+    def _wait_ready(self) -> Gunicorn:
         assert self.proc is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -189,7 +189,7 @@ def run_wrk(url: str, requests_file: Path, expect: str, duration: int, args: arg
         print(out, done.stderr, sep="\n")
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode})")
-    line = next(l for l in out.splitlines() if l.startswith("WRK_RESULT "))
+    line = next(row for row in out.splitlines() if row.startswith("WRK_RESULT "))
     return json.loads(line.removeprefix("WRK_RESULT "))
 
 

@@ -6,11 +6,17 @@ deadline) → `router` (which handler) → `handlers/` → `cards` / `replies` (
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Mapping
 
 from flask import Flask
 
 from bot.infra.config import Config, load_config
+from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.conversation.pipeline import Pipeline
+    from bot.wechat.protocol import AESEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +25,22 @@ class Extension:
     """What the request handlers reach through `current_app.extensions["yjy"]`."""
 
     def __init__(self, app: Flask, config: Config) -> None:
-        from bot.conversation.pipeline import Pipeline
-        from bot.wechat.protocol import AESEnvelope
-        from bot.services import Services
-
         self.config = config
-        self.services = Services.build(config)
-        self.pipeline = Pipeline(app, self.services)
-        w = config.wechat
-        self.envelope = AESEnvelope(w.token, w.encoding_aes_key, w.appid) if w.encoding_aes_key else None
+        self.services = Services(config)
+        self._app_context = app.app_context
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        from bot.conversation.pipeline import Pipeline
+
+        return Pipeline(self.services, self._app_context)
+
+    @cached_property
+    def envelope(self) -> AESEnvelope | None:
+        from bot.wechat.protocol import AESEnvelope
+
+        w = self.config.wechat
+        return AESEnvelope(w.token, w.encoding_aes_key, w.appid) if w.encoding_aes_key else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.services, name)
@@ -35,9 +48,9 @@ class Extension:
 
 def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment."""
-    from bot.web import admin_api as admin, errors, health, pages
     from bot import cli
     from bot.infra import logs
+    from bot.web import admin_api, errors, health, pages
     from bot.wechat import webhook
 
     config = config or load_config(overrides=overrides)
@@ -54,15 +67,10 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(admin.bp)
-    if config.simulator:
-        from bot.devtools import simulator
-
-        app.register_blueprint(simulator.bp)
-        if not config.dev:
-            log.warning("the chat simulator is on at /simulator: anyone who reaches it can chat as any openid")
+    app.register_blueprint(admin_api.bp)
+    # The chat simulator is a dev tool: the dev runner mounts it (bot.devtools.simulator.init_app).
     errors.register(app)
     cli.register(app)
     log.info("app ready: redis=%s database=%s mode=%s", "embedded" if config.embedded_redis else "server",
-             ext.db.engine.dialect.name, config.wechat.mode)
+             config.database_url.partition(":")[0], config.wechat.mode)
     return app

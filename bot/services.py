@@ -1,76 +1,119 @@
-"""The long-lived parts of one app instance, built once from the config."""
+"""The long-lived parts of one app instance, built from the config on first use.
+
+Nothing here is built before something asks for it: a web worker builds what the webhook needs on its
+first message, and `flask --app wsgi broadcast list` builds only the database. Each part is a
+`cached_property`, so tests (and the replay runner) may also set one, e.g. a fixed clock.
+"""
 from __future__ import annotations
 
 import importlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import redis
-
-from bot import jobs
-from bot.conversation.cards import Cards
 from bot.infra.clock import Clock
 from bot.infra.config import Config
-from bot.conversation.content import Content
-from bot.infra.db import Database
 from bot.infra.keys import Keys
-from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates
-from bot.infra.redis_conn import connect
-from bot.conversation.router import Dispatcher, Router
-from bot.conversation.state import RedisStateStore
-from bot.wechat.client import SharedTokenClient
+
+if TYPE_CHECKING:
+    import redis
+    from rq import Queue
+
+    from bot.conversation.cards import Cards
+    from bot.conversation.content import Content
+    from bot.conversation.router import Dispatcher, Router
+    from bot.conversation.state import RedisStateStore
+    from bot.infra.db import Database
+    from bot.travel.rates import Rates
+    from bot.wechat.client import SharedTokenClient
 
 
 def load_routers(spec: str) -> list[Router]:
     """`module:attribute` naming a list of routers (config key `routers`)."""
+    from bot.conversation.router import Router
+
     module_name, _, attr = spec.partition(":")
     routers = getattr(importlib.import_module(module_name), attr or "ROUTERS")
     if not all(isinstance(r, Router) for r in routers):
-        raise TypeError(f"{spec} must be a list of bot.router.Router")
+        raise TypeError(f"{spec} must be a list of bot.conversation.router.Router")
     return list(routers)
 
 
-@dataclass
 class Services:
-    config: Config
-    redis: redis.Redis
-    keys: Keys
-    store: RedisStateStore
-    db: Database
-    cards: Cards
-    content: Content
-    dispatcher: Dispatcher
-    api: SharedTokenClient
-    queue: jobs.Queue
-    rates: Rates
-    clock: Clock = field(default_factory=Clock)
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
-    _pool_pid: int = field(default=0, repr=False)
-    _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """One app's parts: storage, content, routing, WeChat API, job queue, rates, clock."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.keys = Keys(config.wechat.appid)
+        self.clock = Clock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     @classmethod
-    def build(cls, config: Config) -> "Services":
-        client = connect(config.redis_url, config.redis_timeout_seconds)
-        keys = Keys(config.wechat.appid)
-        content = Content.load(config.content_dir)
-        return cls(
-            config=config,
-            redis=client,
-            keys=keys,
-            store=RedisStateStore(client, keys, config.state_ttl_seconds, config.webhook.dedup_ttl_seconds),
-            db=Database(config.database_url),
-            cards=Cards(config.content_dir / "templates", config.public_base_url),
-            content=content,
-            dispatcher=Dispatcher(load_routers(config.routers), content.understander),
-            api=SharedTokenClient(config.wechat.appid, config.wechat.appsecret, config.wechat.api_base_url,
-                                  client, keys),
-            queue=jobs.make_queue(client, config.queue_name, run_inline=config.embedded_redis),
-            rates=Rates(FileRatesProvider(config.rates.file) if config.rates.provider == "file"
-                        else HttpRatesProvider(config.rates.url, config.rates.timeout_seconds),
-                        client, keys, config.rates.ttl_seconds),
-        )
+    def build(cls, config: Config) -> Services:
+        return cls(config)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        from bot.infra.redis_conn import connect
+
+        return connect(self.config.redis_url, self.config.redis_timeout_seconds)
+
+    @cached_property
+    def store(self) -> RedisStateStore:
+        from bot.conversation.state import RedisStateStore
+
+        return RedisStateStore(self.redis, self.keys, self.config.state_ttl_seconds,
+                               self.config.webhook.dedup_ttl_seconds)
+
+    @cached_property
+    def db(self) -> Database:
+        from bot.infra.db import Database
+
+        return Database(self.config.database_url)
+
+    @cached_property
+    def content(self) -> Content:
+        from bot.conversation.content import Content
+
+        return Content.load(self.config.content_dir)
+
+    @cached_property
+    def cards(self) -> Cards:
+        from bot.conversation.cards import Cards
+
+        return Cards(self.config.content_dir / "templates", self.config.public_base_url)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from bot.conversation.router import Dispatcher
+
+        return Dispatcher(load_routers(self.config.routers), self.content.understander)
+
+    @cached_property
+    def api(self) -> SharedTokenClient:
+        from bot.wechat.client import SharedTokenClient
+
+        w = self.config.wechat
+        return SharedTokenClient(w.appid, w.appsecret, w.api_base_url, self.redis, self.keys)
+
+    @cached_property
+    def queue(self) -> Queue:
+        from bot.infra.queue import make_queue
+
+        return make_queue(self.redis, self.config.queue_name, run_inline=self.config.embedded_redis)
+
+    @cached_property
+    def rates(self) -> Rates:
+        from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates
+
+        r = self.config.rates
+        provider = (FileRatesProvider(r.file) if r.provider == "file"
+                    else HttpRatesProvider(r.url, r.timeout_seconds))
+        return Rates(provider, self.redis, self.keys, r.ttl_seconds)
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -84,4 +127,5 @@ class Services:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        self.db.dispose()
+        if "db" in self.__dict__:
+            self.db.dispose()

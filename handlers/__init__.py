@@ -1,5 +1,26 @@
-"""Intent handlers, one module per intent. ROUTERS is the priority order: earlier routers win."""
-from . import (attractions, booking, broadcasts, commands, coupons, fallback, help, info, money, nearby, passports,
-               tax, welcome)
+"""Intent handlers, one module per intent, each with its own `Router`.
 
-ROUTERS = [commands.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router, coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, fallback.router]
+ROUTERS lists them all (the config key `routers` names this list). A route belongs to exactly one
+handler; what wins when several could answer is `bot.conversation.router.PRIORITY`, printed by
+`flask --app wsgi routing`.
+"""
+from . import (
+    attractions,
+    booking,
+    broadcasts,
+    commands,
+    coupons,
+    fallback,
+    help,
+    info,
+    money,
+    nearby,
+    passports,
+    tax,
+    welcome,
+)
+
+ROUTERS = [
+    commands.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router,
+    coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, fallback.router,
+]

@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.followers import records as followers
-from bot.wechat.inbound import Incoming
-from bot.travel.places import Place
-from bot.wechat.replies import Reply
 from bot.conversation.router import Context, Router
+from bot.followers import records as followers
+from bot.travel.places import Place
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
 
 router = Router("attractions")
 log = logging.getLogger(__name__)

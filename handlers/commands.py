@@ -1,11 +1,11 @@
 """Global commands that work in any state: 取消 / 退出, 语言 / English."""
 from __future__ import annotations
 
-from bot.followers import records as followers
-from bot.wechat.inbound import Incoming
-from bot.infra.text import normalize
-from bot.wechat.replies import Reply
 from bot.conversation.router import Context, Outcome, Router
+from bot.followers import records as followers
+from bot.infra.text import normalize
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
 
 router = Router("commands")
 FLOW_KEYS = ("flow", "step", "slots", "want_category", "bk")

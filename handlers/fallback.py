@@ -1,9 +1,9 @@
 """Anything no other handler understood: a helpful nudge, never silence."""
 from __future__ import annotations
 
+from bot.conversation.router import Context, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
-from bot.conversation.router import Context, Router
 
 router = Router("fallback")
 

@@ -1,9 +1,9 @@
 """帮助 / help: what the assistant can do."""
 from __future__ import annotations
 
+from bot.conversation.router import Context, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
-from bot.conversation.router import Context, Router
 
 router = Router("help")
 

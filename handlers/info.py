@@ -1,9 +1,9 @@
 """Practical-info cards: visa, emergency numbers, exchange, payments, transit, SIM."""
 from __future__ import annotations
 
+from bot.conversation.router import Context, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
-from bot.conversation.router import Context, Router
 
 router = Router("info")
 

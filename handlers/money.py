@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.wechat.inbound import Incoming
-from bot.travel.money import MAX_AMOUNT, MoneyQuery
-from bot.infra.clock import SEOUL
-from bot.wechat.replies import Reply
 from bot.conversation.router import Context, Router
+from bot.infra.clock import SEOUL
+from bot.travel.money import MAX_AMOUNT, MoneyQuery
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
 
 router = Router("money")
 OLD_AFTER = timedelta(days=2)  # older than this, say plainly it is a reference rate, not today's
@@ -66,5 +66,6 @@ def money(msg: Incoming, ctx: Context) -> Reply:
         results = []
     rate_codes = [c for c in (query.source, *query.targets) if c != table.base and c in table.rates]
     rates = [{"name": names[c], "rate": _rate_text(table.rates[c])} for c in dict.fromkeys(rate_codes)]
-    return ctx.cards.text("money_convert", ctx.lang, amount=source.format(query.amount), source_name=names[query.source],
+    return ctx.cards.text("money_convert", ctx.lang, amount=source.format(query.amount),
+                          source_name=names[query.source],
                           results=results, rates=rates, missing=missing, **common)

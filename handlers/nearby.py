@@ -1,10 +1,10 @@
 """What is near: a location message, a LOCATION event, the menu's location picker, or "附近..."."""
 from __future__ import annotations
 
-from bot.wechat.inbound import Incoming
-from bot.travel.places import distance_m
-from bot.wechat.replies import Reply, no_reply
 from bot.conversation.router import Context, Router
+from bot.travel.places import distance_m
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply, no_reply
 
 from .attractions import show_list
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from bot.bookings import passports
+from bot.conversation.router import Context, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
-from bot.conversation.router import Context, Router
 
 router = Router("passports")
 

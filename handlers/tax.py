@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.wechat.inbound import Incoming
-from bot.travel.money import MAX_AMOUNT
-from bot.wechat.replies import Reply
 from bot.conversation.router import Context, Router
+from bot.travel.money import MAX_AMOUNT
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
 
 router = Router("tax")
 

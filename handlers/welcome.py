@@ -1,9 +1,9 @@
 """Subscribe (关注), including through a campaign QR code: greet the new follower."""
 from __future__ import annotations
 
+from bot.conversation.router import Context, Outcome, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply, no_reply
-from bot.conversation.router import Context, Outcome, Router
 
 from .coupons import claim_for_scene
 

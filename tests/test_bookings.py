@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.bookings import orders as bookings
+from bot.broadcasts.segments import parse_segment
+from bot.conversation.content import Content
+from bot.infra.clock import SEOUL
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, Follower, FollowerInterest, ProductRow, SlotInventory
-from bot.infra.clock import SEOUL
-from bot.conversation.content import Content
-from bot.travel.products import Catalogue, Product, load_catalogue
 from bot.infra.yamlfile import SourceError
-from bot.broadcasts.segments import parse_segment
+from bot.travel.products import Catalogue, Product, load_catalogue
 
 T = {"zh-CN": "x", "en": "x"}
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.bookings import orders as bookings, coupons
+from bot.bookings import coupons
+from bot.bookings import orders as bookings
 from bot.bookings.coupons import Coupon, Coupons, load_coupons
 from bot.infra.yamlfile import SourceError
 from tests.test_bookings import NOW, catalogue, fresh_db, order, product

@@ -6,9 +6,9 @@ import time
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from bot.devtools import sender as build
 from bot.followers import records as followers
 from bot.infra.db.models import Base
-from bot.devtools import sender as build
 
 
 def test_subscribe_message_unsubscribe_lifecycle(wechat, openid):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.devtools import sender as build
 from bot.infra.keys import Keys
+from bot.infra.redis_conn import connect
 from bot.travel.money import MoneyParser, parse_amount
 from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates, RatesError, RateTable
-from bot.infra.redis_conn import connect
-from bot.devtools import sender as build
 from tests.conftest import WeChat
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Iterator
 
@@ -117,24 +118,24 @@ def test_late_reply_goes_through_the_rq_worker_cli(gunicorn, server_env, fake_ap
 
 def test_broadcast_killed_mid_send_resumes_without_sending_a_batch_twice(server_env, pg_url, fake_api):
     """A real `broadcast send --now` process is killed while WeChat is taking its second batch."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import insert, text
 
     from bot.broadcasts import planning as broadcasts
+    from bot.broadcasts.segments import parse_segment
     from bot.infra.db import Database
     from bot.infra.db.models import Follower
-    from bot.broadcasts.segments import parse_segment
 
     db = Database(pg_url)
     with db.session() as s:
         for table in ("broadcast_batches", "broadcasts", "mass_receipts", "followers"):
             s.execute(text(f"DELETE FROM {table}"))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         s.execute(insert(Follower), [dict(openid=f"o{i:06d}", subscribed=True, language="zh-CN", tags=[],
                                           created_at=now, last_active_at=now) for i in range(20_001)])
     plan = broadcasts.create(db, "kill", {"text": "hi", "audience": {"all": True}},
-                             parse_segment({"active_days": 30}), "test", datetime.now(timezone.utc))
+                             parse_segment({"active_days": 30}), "test", datetime.now(UTC))
     assert plan.batches == 3
     fake_api.fail("message/mass/send", delay=0)  # batch 0: at once
     fake_api.fail("message/mass/send", delay=3)  # batch 1: WeChat takes it, slowly

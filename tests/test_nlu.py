@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.travel.info import Topics
 from bot.conversation.intents import IntentMatcher
-from bot.travel.money import MoneyParser
 from bot.conversation.nlu import Categories, PlaceIndex, Understander, parse_pick
+from bot.travel.info import Topics
+from bot.travel.money import MoneyParser
 from bot.travel.places import Hours, Place, Places
 from bot.travel.products import Catalogue
 

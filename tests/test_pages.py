@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.infra.clock import Clock
-from bot.infra.clock import SEOUL
+from bot.infra.clock import SEOUL, Clock
 
 
 def test_attraction_page_in_chinese(app):

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.infra.clock import SEOUL
-
-from bot.travel.places import Hours, Place, distance_m, load_places
 from bot.infra.yamlfile import SourceError
+from bot.travel.places import Hours, Place, distance_m, load_places
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 CATEGORIES = {"palace_history", "hallyu", "shopping", "food", "beauty_medical", "nature_park", "museum_culture",

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.content import Content
-from bot.wechat.inbound import to_incoming
 from bot.conversation.intents import IntentMatcher
+from bot.conversation.router import Dispatcher, Router, RoutingError
 from bot.infra.text import normalize
-from bot.wechat.protocol import parse_xml
-from bot.conversation.router import Dispatcher, Router
 from bot.infra.yamlfile import SourceError
+from bot.wechat.inbound import to_incoming
+from bot.wechat.protocol import parse_xml
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 UNDERSTANDER = Content.load(CONTENT).understander
@@ -75,8 +75,35 @@ def test_normalize_folds_width_case_and_punctuation():
 def test_unknown_intent_in_a_handler_is_a_startup_error():
     r = Router("bad")
     r.on_intent("teleport")(lambda m, c: None)
-    with pytest.raises(ValueError, match="teleport"):
+    with pytest.raises(RoutingError, match="teleport"):
         Dispatcher([r], UNDERSTANDER)
+
+
+def test_a_route_registered_twice_is_a_startup_error_naming_both_handlers():
+    first, second = Router("first"), Router("second")
+
+    def show_help(m, c):  # type: ignore[no-untyped-def]
+        return None
+
+    def other_help(m, c):  # type: ignore[no-untyped-def]
+        return None
+
+    first.on_intent("help")(show_help)
+    second.on_click("MENU_A")(other_help)
+    second.on_intent("help")(other_help)
+    with pytest.raises(RoutingError, match=r"intent 'help' is registered twice: by first.show_help and by second.other_help"):
+        Dispatcher([first, second], UNDERSTANDER)
+
+
+def test_the_shipped_handlers_make_one_table_in_priority_order():
+    import handlers
+    from bot.conversation.router import PRIORITY
+
+    rows = Dispatcher(handlers.ROUTERS).rows()
+    kinds = [kind for kind, _, _ in rows]
+    order = [kind for kind, _ in PRIORITY]
+    assert kinds == sorted(kinds, key=order.index)
+    assert ("fallback", "*", "fallback.not_understood") in rows
 
 
 def test_bad_intents_file_names_file_and_line(tmp_path):

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from bot.conversation.state import RedisStateStore
 from bot.infra.keys import Keys
 from bot.infra.redis_conn import connect
-from bot.conversation.state import RedisStateStore
 
 
 @pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.servers)])

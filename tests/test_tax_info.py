@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.infra.yamlfile import SourceError
 from bot.travel.info import Topics, load_topic
 from bot.travel.tax import load_tax_rules
-from bot.infra.yamlfile import SourceError
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 RULES = load_tax_rules(CONTENT / "tax_refund.yaml")

@@ -33,7 +33,7 @@ def test_get_refuses_bad_signature_or_timestamp(app, tamper):
         query["echostr"] = "x"
     response = app.test_client().get("/wechat", query_string=query)
     assert response.status_code == 403
-    assert b"x" != response.data
+    assert response.data != b"x"
 
 
 # --- messages in each mode ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ campaign QR codes. The booking summary applies the best valid coupon the followe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -112,7 +112,7 @@ def load_coupons(path: Path, product_ids: set[str]) -> Coupons:
 # --- claims in the database -------------------------------------------------------------------------
 def claim(db: Database, openid: str, coupon: Coupon, now: datetime | None = None) -> bool:
     """Give `coupon` to the follower; False if they already had it (claimed once, ever)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stmt = db.insert(CouponClaim).values(openid=openid, coupon_id=coupon.id, claimed_at=now, used_ref=None)
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT DO NOTHING.
     with db.session() as s:

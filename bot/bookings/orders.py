@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from sqlalchemy import case, select, update
@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.followers import records as followers
+from bot.infra.clock import SEOUL
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, CouponClaim, GroupRequest, ProductRow, SlotInventory
-from bot.infra.clock import SEOUL
+from bot.infra.db.results import affected
 from bot.travel.products import Catalogue, Product
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def sync_catalogue(db: Database, catalogue: Catalogue, today: date, now: datetim
 
     A changed capacity applies to future days already opened (never below the seats already taken).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     added, updated, unchanged = [], [], []
     with db.session() as s:
         rows = {row.id: row for row in s.scalars(select(ProductRow))}
@@ -141,7 +142,7 @@ def _take(s: Session, product: Product, day: date, slot: str, seats: int) -> boo
                        .where(SlotInventory.product_id == product.id, SlotInventory.day == day,
                               SlotInventory.slot == slot, SlotInventory.taken + seats <= SlotInventory.capacity)
                        .values(taken=SlotInventory.taken + seats))
-    return result.rowcount == 1
+    return affected(result) == 1
 
 
 # --- booking ----------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def book(db: Database, order: Order, now: datetime) -> Booking:
                                              CouponClaim.coupon_id == order.coupon_id,
                                              CouponClaim.used_ref.is_(None))
                                       .values(used_ref=ref))
-                    if spent.rowcount != 1:
+                    if affected(spent) != 1:
                         raise CouponSpent(order.coupon_id)
             log.info("booking %s: %s %s %s x%d for %s", ref, order.product.id, order.day, order.slot,
                      order.party, order.openid)
@@ -275,14 +276,15 @@ def cancel(db: Database, catalogue: Catalogue, openid: str, ref: str, now: datet
     with db.session() as s:
         done = s.execute(update(Booking).where(Booking.id == booking.id, Booking.status == "confirmed")
                          .values(status="cancelled", cancelled_at=now))
-        if done.rowcount != 1:
+        if affected(done) != 1:
             return CancelResult("already", booking)
         s.execute(update(SlotInventory)
                   .where(SlotInventory.product_id == booking.product_id, SlotInventory.day == booking.day,
                          SlotInventory.slot == booking.slot)
                   .values(taken=SlotInventory.taken - (booking.adults + booking.children)))
         if booking.coupon_id:  # a cancelled booking gives its coupon back
-            s.execute(update(CouponClaim).where(CouponClaim.openid == openid, CouponClaim.coupon_id == booking.coupon_id,
+            s.execute(update(CouponClaim).where(CouponClaim.openid == openid,
+                                                CouponClaim.coupon_id == booking.coupon_id,
                                                 CouponClaim.used_ref == booking.ref).values(used_ref=None))
     log.info("booking %s cancelled by %s", booking.ref, openid)
     return CancelResult("cancelled", get(db, ref), deadline)

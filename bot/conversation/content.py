@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.bookings.coupons import Coupons, load_coupons
-from bot.travel.info import Topics
 from bot.conversation.intents import IntentMatcher
-from bot.wechat.menu import Menu, load_menu
-from bot.travel.money import MoneyParser
 from bot.conversation.nlu import Categories, PlaceIndex, Understander
+from bot.travel.info import Topics
+from bot.travel.money import MoneyParser
 from bot.travel.places import Places, load_places
 from bot.travel.products import Catalogue, load_catalogue
 from bot.travel.tax import TaxRules, load_tax_rules
+from bot.wechat.menu import Menu, load_menu
 
 
 def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -24,7 +24,7 @@ def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
-_cache: dict[tuple, "Content"] = {}
+_cache: dict[tuple, Content] = {}
 _cache_lock = threading.Lock()
 
 
@@ -42,7 +42,7 @@ class Content:
     menu: Menu
 
     @classmethod
-    def load(cls, directory: Path) -> "Content":
+    def load(cls, directory: Path) -> Content:
         """Load `directory`, or reuse what this process loaded from the very same files.
 
         Loading takes about a second (place index, pinyin, folding tables); every app built in one
@@ -60,7 +60,7 @@ class Content:
         return cached
 
     @classmethod
-    def _load(cls, directory: Path) -> "Content":
+    def _load(cls, directory: Path) -> Content:
         categories = Categories.from_file(directory / "categories.yaml")
         places = load_places(directory / "attractions.yaml", set(categories.items))
         intents = IntentMatcher.from_file(directory / "intents.yaml")

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ class IntentMatcher:
         self.names = [i.name for i in intents]
 
     @classmethod
-    def from_file(cls, path: Path) -> "IntentMatcher":
+    def from_file(cls, path: Path) -> IntentMatcher:
         doc = yamlfile.load(path)
         data = doc.data or {}
         if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):

@@ -15,13 +15,13 @@ from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.infra import yamlfile
 from bot.bookings.coupons import Coupons
-from bot.travel.info import Topics
-from bot.conversation.intents import IntentMatch, IntentMatcher
-from bot.infra.text import fold, normalize
-from bot.travel.money import MoneyParser
 from bot.bookings.passports import mentions_passport
+from bot.conversation.intents import IntentMatch, IntentMatcher
+from bot.infra import yamlfile
+from bot.infra.text import fold, normalize
+from bot.travel.info import Topics
+from bot.travel.money import MoneyParser
 from bot.travel.places import Places
 from bot.travel.products import Catalogue
 
@@ -113,10 +113,10 @@ class PlaceIndex:
 
         cjk_only = "".join(ch if _CJK.match(ch) else " " for ch in norm)
         syllables = tuple(lazy_pinyin(cjk_only.replace(" ", ""))) if cjk_only.strip() else ()
-        for term, place_id in self.syllables.items():
-            n = len(term)
-            if any(syllables[i:i + n] == term for i in range(len(syllables) - n + 1)):
-                add(PlaceMatch(place_id, 0.9, "pinyin", "".join(term)))
+        for sounds, place_id in self.syllables.items():
+            n = len(sounds)
+            if any(syllables[i:i + n] == sounds for i in range(len(syllables) - n + 1)):
+                add(PlaceMatch(place_id, 0.9, "pinyin", "".join(sounds)))
         if found:
             return sorted(found.values(), key=lambda m: -m.score)
 
@@ -152,7 +152,7 @@ class Categories:
         self._words = sorted(((w, c.id) for c in items for w in c.words), key=lambda p: -len(p[0]))
 
     @classmethod
-    def from_file(cls, path: Path) -> "Categories":
+    def from_file(cls, path: Path) -> Categories:
         doc = yamlfile.load(path)
         data = doc.data.get("categories") if isinstance(doc.data, dict) else None
         if not isinstance(data, dict):

@@ -9,19 +9,20 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from concurrent.futures import Future, TimeoutError as FutureTimeout
-from typing import Any
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
-from flask import Flask
-
+from bot.conversation.router import Context, Outcome
+from bot.conversation.state import Claim
 from bot.followers import records as followers
-from bot import jobs
+from bot.infra import queue
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import SUCCESS, Reply
-from bot.conversation.router import Context, Outcome
-from bot.services import Services
-from bot.conversation.state import Claim
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,15 @@ SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish"})
 Result = tuple[Reply, "dict[str, Any] | None"]
 
 
+AppContext = Callable[[], ContextManager[Any]]
+
+
 class Pipeline:
-    def __init__(self, app: Flask, services: Services) -> None:
-        self.app = app
+    def __init__(self, services: Services, app_context: AppContext) -> None:
+        # Handler threads have no app context of their own, and jobs the embedded queue runs inline need
+        # one: the web layer hands in how to enter it (Flask's `app.app_context`), so this module stays
+        # free of Flask.
+        self.app_context = app_context
         self.s = services
         self.deadline = services.config.webhook.reply_deadline_seconds
 
@@ -63,8 +70,7 @@ class Pipeline:
 
     # --- in a handler thread --------------------------------------------------------------------
     def _run_in_context(self, msg: Incoming, claim: Claim) -> Result:
-        # Handler threads have no app context of their own; jobs the embedded queue runs inline need one.
-        with self.app.app_context():
+        with self.app_context():
             return self._run(msg, claim)
 
     def _run(self, msg: Incoming, claim: Claim) -> Result:
@@ -120,7 +126,7 @@ class Pipeline:
         if payload is None:
             return
         try:
-            with self.app.app_context():
-                jobs.enqueue_late_reply(self.s.queue, msg.openid, payload, msg.dedup_key)
+            with self.app_context():
+                queue.enqueue_late_reply(self.s.queue, msg.openid, payload, msg.dedup_key)
         except Exception:  # noqa: BLE001 - runs in a callback thread: log, do not lose silently
             log.exception("could not queue the late reply for %s", msg.dedup_key)

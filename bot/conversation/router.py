@@ -1,15 +1,9 @@
 """Routing: which handler answers a message.
 
 Each `handlers/<x>.py` owns a small `Router` and registers its functions with decorators; the
-`Dispatcher` merges them (in the priority order `handlers.ROUTERS` lists) and resolves a message in
-this order:
-
-1. a global command in the text (帮助, 取消 ...: they win over everything),
-2. the flow in progress (state "flow" / "step"),
-3. the event: menu key for CLICK, else the event name,
-4. a location (location message, LOCATION event, location_select),
-5. a text intent,
-6. the message kind (image, link ...), then the fallback.
+`Dispatcher` merges them into one table and resolves a message by `PRIORITY`, the one place that
+says what wins (printed by `flask --app wsgi routing`). A route (kind + value) belongs to exactly one
+handler: registering it twice is an error at start-up, never a silent shadow.
 """
 from __future__ import annotations
 
@@ -17,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from bot.wechat.inbound import Incoming
 from bot.conversation.nlu import Understander
+from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -99,6 +93,24 @@ class Router:
         return self._add("fallback", ["*"])
 
 
+# The order in which a message finds its handler: the first step that matches answers.
+PRIORITY: tuple[tuple[str, str], ...] = (
+    ("global", "a global command in the text (帮助, 取消 ...) wins over everything"),
+    ("step", "the flow in progress (state flow + step), then the flow's catch-all step"),
+    ("click", "a custom-menu CLICK key (exact, then PREFIX_*)"),
+    ("event", "any other event, by name"),
+    ("location", "a location message, LOCATION event or location_select"),
+    ("intent", "a text intent from content/intents.yaml"),
+    ("message", "the message kind (image, link, ...)"),
+    ("fallback", "text nothing else understood"),
+)
+_KIND_ORDER = {kind: n for n, (kind, _) in enumerate(PRIORITY)}
+
+
+class RoutingError(ValueError):
+    """The handlers' routes do not make one table (a route twice, an intent content does not know)."""
+
+
 @dataclass(frozen=True)
 class Decision:
     route: Route | None
@@ -109,21 +121,33 @@ class Decision:
 
 
 class Dispatcher:
-    """The merged routing table; the first route registered for a key wins."""
+    """The merged routing table of the handlers' routers (in `handlers.ROUTERS` order)."""
 
-    def __init__(self, routers: Iterable[Router], understander: Understander) -> None:
-        self.understander = understander
+    def __init__(self, routers: Iterable[Router], understander: Understander | None = None) -> None:
         self.table: dict[tuple[str, str], Route] = {}
         for router in routers:
             for route in router.routes:
-                self.table.setdefault((route.kind, route.value), route)
-        unknown = {r.value for (kind, _), r in self.table.items() if kind == "intent"} - set(understander.names)
-        if unknown:
-            raise ValueError(f"handlers register intents missing from content/intents.yaml: {sorted(unknown)}")
+                key = (route.kind, route.value)
+                if key in self.table:
+                    raise RoutingError(f"{route.kind} {route.value!r} is registered twice: by "
+                                       f"{self.table[key].name} and by {route.name}")
+                self.table[key] = route
+        if understander is not None:
+            unknown = {value for kind, value in self.table if kind == "intent"} - set(understander.names)
+            if unknown:
+                raise RoutingError(f"handlers register intents missing from content/intents.yaml: {sorted(unknown)}")
+        self._understander = understander
+
+    @property
+    def understander(self) -> Understander:
+        if self._understander is None:
+            raise RuntimeError("this dispatcher was built without an understander (routing table only)")
+        return self._understander
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """(kind, value, handler) for the routing-table CLI command."""
-        return [(kind, value, route.name) for (kind, value), route in self.table.items()]
+        """(kind, value, handler) in priority order, for the routing-table CLI command."""
+        ordered = sorted(self.table.items(), key=lambda item: _KIND_ORDER[item[0][0]])
+        return [(kind, value, route.name) for (kind, value), route in ordered]
 
     def resolve(self, msg: Incoming, state: dict[str, Any]) -> Decision:
         match = self.understander.understand(msg.text) if msg.text else None

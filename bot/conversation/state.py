@@ -131,7 +131,8 @@ class RedisStateStore:
             log.error("state: could not mark %s late: %s", delivery_key, exc)
 
     def load(self, openid: str) -> dict[str, Any]:
-        return load_state(self.r.get(self.keys.state(openid)))
+        raw = self.r.get(self.keys.state(openid))
+        return load_state(raw.encode() if isinstance(raw, str) else raw)
 
     def ping(self) -> bool:
         try:

@@ -27,17 +27,17 @@ import difflib
 import itertools
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.devtools import sender as build
 from bot.infra import yamlfile
+from bot.infra.yamlfile import Located
 from bot.wechat.protocol import parse_xml
 from bot.wechat.replies import MAX_TEXT_BYTES, TRIMMED_MARK
-from bot.infra.yamlfile import Located
-from bot.devtools import sender as build
 
 SEND_KINDS = {"text", "voice", "location", "event", "click", "image"}
 EXPECT_KEYS = {"type", "equals", "contains", "not_contains", "regex", "title", "title_contains", "url_regex",
@@ -206,7 +206,7 @@ class Reply:
     raw: str = ""
 
     @classmethod
-    def parse(cls, body: str) -> "Reply":
+    def parse(cls, body: str) -> Reply:
         if body in ("success", ""):
             return cls("none", raw=body)
         data = parse_xml(body.encode("utf-8"))

@@ -204,9 +204,9 @@ def embedded_app(mode: str = "safe", workdir: Path | None = None) -> tuple[Any, 
     """An app on throwaway storage with its own fake WeChat API; (app, close)."""
     from bot import create_app
     from bot.bookings.orders import sync_catalogue
+    from bot.devtools.fake_api import FakeWeChatAPI
     from bot.infra.config import load_config
     from bot.infra.devsecrets import generate
-    from bot.devtools.fake_api import FakeWeChatAPI
 
     tmp = tempfile.TemporaryDirectory(prefix="yjy-replay-", dir=workdir)
     api = FakeWeChatAPI().start()

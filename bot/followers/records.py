@@ -1,7 +1,7 @@
 """Keep the followers table current from what WeChat tells us (subscribe, unsubscribe, any message)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Iterable
 
 from sqlalchemy import select, update
@@ -21,7 +21,7 @@ def _upsert(db: Database, openid: str, insert_values: dict, update_values: dict)
 
 def record(db: Database, msg: Incoming, now: datetime | None = None) -> None:
     """Apply one message or event to the follower record (idempotent: retries change nothing more)."""
-    now = now or datetime.fromtimestamp(msg.create_time or datetime.now().timestamp(), timezone.utc)
+    now = now or datetime.fromtimestamp(msg.create_time or datetime.now().timestamp(), UTC)
     base = {"created_at": now, "language": "zh-CN", "tags": [], "last_active_at": now}
     if msg.event == "subscribe":
         changes = {"subscribed": True, "subscribed_at": now, "last_active_at": now}
@@ -60,7 +60,7 @@ def note_interest(db: Database, openid: str, category: str, now: datetime | None
 
 def add_interests(session: Session, openid: str, categories: Iterable[str], now: datetime | None = None) -> None:
     """Record categories as the follower's interests inside the caller's transaction (a booking's)."""
-    rows = [{"openid": openid, "category": c, "first_at": now or datetime.now(timezone.utc)} for c in categories]
+    rows = [{"openid": openid, "category": c, "first_at": now or datetime.now(UTC)} for c in categories]
     if not rows:
         return
     insert = insert_for(session.get_bind().dialect.name)

@@ -26,7 +26,7 @@ class RedactSecrets(logging.Filter):
 def setup(secrets: Iterable[str], level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_yjy", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler._yjy = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)

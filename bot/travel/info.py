@@ -68,7 +68,7 @@ class Topics:
         self._words = sorted(((w, t.id) for t in topics for w in t.words if w), key=lambda p: -len(p[0]))
 
     @classmethod
-    def from_dir(cls, directory: Path) -> "Topics":
+    def from_dir(cls, directory: Path) -> Topics:
         return cls([load_topic(p) for p in sorted(directory.glob("*.yaml"))])
 
     def find(self, text: str) -> str | None:

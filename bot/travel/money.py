@@ -125,7 +125,7 @@ class MoneyParser:
         self._words = sorted(words + symbols, key=lambda pair: -len(pair[0]))
 
     @classmethod
-    def from_file(cls, path: Path) -> "MoneyParser":
+    def from_file(cls, path: Path) -> MoneyParser:
         doc = yamlfile.load(path)
         data = doc.data if isinstance(doc.data, dict) else {}
         raw = data.get("currencies")

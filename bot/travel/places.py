@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from bot.infra import yamlfile
 from bot.infra.clock import SEOUL
@@ -133,7 +133,7 @@ class Places:
     def __post_init__(self) -> None:
         self._order = list(self.items.values())
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Place]:
         return iter(self._order)
 
     def __len__(self) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bot.infra import yamlfile
-from bot.infra.text import fold
 from bot.infra.clock import SEOUL
+from bot.infra.text import fold
 from bot.travel.places import LANGS, WEEKDAYS
 
 Text = dict[str, str]

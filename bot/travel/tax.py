@@ -58,7 +58,8 @@ class TaxRules:
         if self.estimate_rate:
             low, high = (int(round(amount_krw * r, -2)) for r in self.estimate_rate)
             # Never promise more than a bigger purchase's published refund, nor less than a smaller one's.
-            below = [b.refund for b in self.bands if b.refund is not None and b.high is not None and b.high < amount_krw]
+            below = [b.refund for b in self.bands
+                     if b.refund is not None and b.high is not None and b.high < amount_krw]
             above = [b.refund for b in self.bands if b.refund is not None and b.low > amount_krw]
             floor, ceiling = (max(below) if below else 0), (min(above) if above else None)
             low, high = max(low, floor), max(high, floor)

@@ -1,19 +1,19 @@
 """Probes for the load balancer and the orchestrator."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     """The process is up and serving."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> tuple[Response, int]:
     """Redis and the database answer; 503 names what does not."""
     ext = current_app.extensions["yjy"]
     checks = {"redis": ext.store.ping(), "database": ext.db.ping()}

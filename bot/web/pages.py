@@ -5,10 +5,11 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import segno
-from markupsafe import Markup
 from flask import Blueprint, Response, current_app, request
+from markupsafe import Markup
 
-from bot.bookings import orders as bookings, links, passports
+from bot.bookings import links, passports
+from bot.bookings import orders as bookings
 from bot.conversation.cards import DEFAULT_LANG
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
@@ -67,7 +68,8 @@ def product(product_id: str) -> Response:
     if quote is not None:
         value = quote.table.convert(Decimal(item.adult_krw), "KRW", "CNY")
         adult_cny = f"{value:,.0f}" if value is not None else ""
-    return _html(s.cards.page("product", _lang(), product=item, adult_cny=adult_cny, checked=s.content.products.checked))
+    return _html(s.cards.page("product", _lang(), product=item, adult_cny=adult_cny,
+                              checked=s.content.products.checked))
 
 
 @bp.get("/bookings/<ref>")

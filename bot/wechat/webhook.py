@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
 from bot.wechat.inbound import to_incoming
-from bot.wechat.protocol import AESEnvelope, ProtocolError, check_signature, check_timestamp, parse_xml
+from bot.wechat.protocol import ProtocolError, check_signature, check_timestamp, parse_xml
 from bot.wechat.replies import SUCCESS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
 
 
-def _ext():  # type: ignore[no-untyped-def]
+def _ext() -> Any:
     return current_app.extensions["yjy"]
 
 
