@@ -1,6 +1,7 @@
 """Global commands that work in any state: 取消 / 退出, 语言 / English."""
 from __future__ import annotations
 
+from bot.bookings.draft import LEGACY_KEY, STATE_KEY
 from bot.conversation.router import Context, Outcome, Router
 from bot.followers import records as followers
 from bot.infra.text import normalize
@@ -8,7 +9,7 @@ from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
 router = Router("commands")
-FLOW_KEYS = ("flow", "step", "slots", "want_category", "bk")
+FLOW_KEYS = ("flow", "step", "want_category", STATE_KEY, LEGACY_KEY)  # what 取消 forgets
 ENGLISH = {"english", "英文", "英语"}
 CHINESE = {"中文", "简体中文", "汉语", "chinese"}
 

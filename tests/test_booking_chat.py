@@ -1,5 +1,6 @@
 """Bookings through the real webhook: cancel by reference, the owner-only page, the confirmation
-template message (fake WeChat API over HTTP), the product page and the catalogue sync command."""
+template message (fake WeChat API over HTTP), the product page, the catalogue sync command and a booking
+carried over from the previous state format."""
 from __future__ import annotations
 
 import re
@@ -8,10 +9,9 @@ from datetime import datetime
 from rq import SimpleWorker
 from sqlalchemy import select
 
-from bot.infra.clock import Clock
-from bot.infra.db.models import Booking, ProductRow
-from bot.infra.clock import SEOUL
 from bot.devtools import sender as build
+from bot.infra.clock import SEOUL, Clock
+from bot.infra.db.models import Booking, ProductRow
 from tests.conftest import WeChat
 
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
@@ -108,3 +108,28 @@ def test_products_sync_command_is_safe_to_rerun(app):
     assert "0 added, 0 updated, 0 retired" in first.output  # the fixture synced already
     with app.extensions["yjy"].db.session() as s:
         assert s.get(ProductRow, "dmz_tour") is not None
+
+
+def test_a_traveler_mid_booking_in_the_old_state_format_carries_on(app, openid):
+    """A deploy lands while a traveler is at the name question: the one-letter draft the previous code
+    stored is read, converted on the next save, and its flow key still makes the booking idempotent."""
+    ext = app.extensions["yjy"]
+    ext.services.clock = Clock(WEDNESDAY)
+    legacy = {"lang": "zh-CN", "flow": "booking", "step": "name",
+              "bk": {"k": "legacy-flow-key-1", "p": "nanta_show", "d": "2026-12-05", "s": "20:00", "a": 2, "c": 0,
+                     "group": False}}
+    assert ext.services.store.finish(None, openid, legacy, 0, "")
+    wx = WeChat(app)
+    assert "联系电话" in wx.say(openid, "张伟")["Content"]
+    state = ext.services.store.load(openid)
+    assert "bk" not in state and state["step"] == "phone" and state["booking"] == {
+        "flow_key": "legacy-flow-key-1", "product_id": "nanta_show", "day": "2026-12-05", "slot": "20:00",
+        "adults": 2, "name": "张伟"}
+    summary = wx.say(openid, "13812345678")["Content"]
+    assert "请核对" in summary and "12月5日（周六） 20:00" in summary and "张伟 +8613812345678" in summary
+    done = wx.say(openid, "确认")
+    assert re.search(r"YJ[2-9A-Z]{6}", done["Articles"]["item"]["Title"])
+    with ext.db.session() as s:
+        booking = s.scalars(select(Booking).where(Booking.openid == openid)).one()
+    assert booking.idempotency_key == f"{openid}:legacy-flow-key-1" and booking.adults == 2
+    assert "flow" not in ext.services.store.load(openid)
