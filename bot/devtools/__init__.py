@@ -1,1 +1,2 @@
-"""Test doubles that speak WeChat's protocols over real sockets (no mocks of our own code)."""
+"""Testers' and developers' tools, never imported by production code: the WeChat request builder, a
+fake WeChat API server, conversation fixtures and their replay runner, the chat simulator."""
