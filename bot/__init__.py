@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from bot.infra.config import Config
 
 
-def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None,
+               warm: bool = True) -> Flask:
     """Build the Flask app (see `bot.app.create_app`)."""
     from bot.app import create_app as build
 
-    return build(config, overrides=overrides)
+    return build(config, overrides=overrides, warm=warm)

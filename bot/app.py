@@ -29,6 +29,10 @@ class Extension:
         self.services = Services(config)
         self._app_context = app.app_context
 
+    def warm(self) -> None:
+        self.services.warm()
+        _ = self.pipeline, self.envelope
+
     @cached_property
     def pipeline(self) -> Pipeline:
         from bot.conversation.pipeline import Pipeline
@@ -46,8 +50,13 @@ class Extension:
         return getattr(self.services, name)
 
 
-def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment."""
+def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | None = None,
+               warm: bool = True) -> Flask:
+    """Build the app from `config`, or from `config.yaml` / `BOT_CONFIG` plus the environment.
+
+    `warm` builds what the webhook needs before the first message (a web worker); a CLI command passes
+    False and builds only what it touches.
+    """
     from bot import cli
     from bot.infra import logs
     from bot.web import admin_api, errors, health, pages
@@ -59,6 +68,8 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.config["YJY"] = config
     ext = Extension(app, config)
     app.extensions["yjy"] = ext
+    if warm:
+        ext.warm()
     if config.dev:  # the embedded default brings its SQLite schema and products up to date by itself
         from bot.bookings.orders import sync_catalogue
 

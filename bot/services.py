@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.infra.db import Database
     from bot.travel.rates import Rates
     from bot.wechat.client import SharedTokenClient
+    from bot.wechat.gateway import WeChatGateway
 
 
 def load_routers(spec: str) -> list[Router]:
@@ -101,6 +102,13 @@ class Services:
         return SharedTokenClient(w.appid, w.appsecret, w.api_base_url, self.redis, self.keys)
 
     @cached_property
+    def wechat(self) -> WeChatGateway:
+        """WeChat's API by name (mass sends, templates, material, tags, menu, kf messages)."""
+        from bot.wechat.gateway import WeChatGateway
+
+        return WeChatGateway(self.api)
+
+    @cached_property
     def queue(self) -> Queue:
         from bot.infra.queue import make_queue
 
@@ -114,6 +122,12 @@ class Services:
         provider = (FileRatesProvider(r.file) if r.provider == "file"
                     else HttpRatesProvider(r.url, r.timeout_seconds))
         return Rates(provider, self.redis, self.keys, r.ttl_seconds)
+
+    def warm(self) -> None:
+        """Build what answering a message needs now, so the first traveler after a deploy does not wait for
+        content loading and template compiling inside WeChat's 5 seconds. Opens no connection."""
+        for part in ("store", "db", "content", "cards", "dispatcher", "api", "wechat", "queue", "rates"):
+            getattr(self, part)
 
     @property
     def pool(self) -> ThreadPoolExecutor:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 
 from bot.broadcasts import sending as broadcast_send
+from bot.conversation.router import Context, Router
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply, no_reply
-from bot.conversation.router import Context, Router
 
 router = Router("broadcasts")
 log = logging.getLogger(__name__)

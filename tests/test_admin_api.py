@@ -1,7 +1,7 @@
 """The marketers' admin API: bearer tokens, JSON errors naming the field, broadcasts, the audit log."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -10,7 +10,7 @@ from bot.infra.db.models import AdminAudit, Follower
 
 TOKEN = "marketing-token-0123456789"
 OTHER = "second-token-abcdefghijkl"
-NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

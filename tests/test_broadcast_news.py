@@ -3,18 +3,18 @@ WeChat API over real HTTP, and sent as mpnews, on both back-ends."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot.broadcasts import news as broadcast_news, sending as broadcast_send, planning as broadcasts
-from bot.broadcasts.news import NewsComposer
+from bot.broadcasts import news as broadcast_news
+from bot.broadcasts import planning as broadcasts
+from bot.broadcasts.service import broadcast_service
 from bot.infra.db.models import AdminAudit, Broadcast, Follower, WeChatMedia
-from bot.broadcasts.segments import parse_segment
 
-NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 SPEC = {"name": "冬日首尔", "audience": {"all": True},
         "news": [{"attraction": "gyeongbokgung"}, {"product": "nanta_show"}, {"campaign": "kol_hallyu_10"}]}
 
@@ -37,8 +37,7 @@ def seed(ext, languages: list[str]) -> None:  # type: ignore[no-untyped-def]
 def send(ext, spec):  # type: ignore[no-untyped-def]
     name, spec, segment = broadcasts.validate_spec(spec, ext.content)
     plan = broadcasts.create(ext.db, name, spec, segment, "tester", NOW)
-    report = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, plan.broadcast_id, sleep=lambda s: None,
-                                 compose=NewsComposer(ext.services).payload)
+    report = broadcast_service(ext).send_now(plan.broadcast_id, sleep=lambda s: None)
     return plan, report
 
 
@@ -77,8 +76,7 @@ def test_article_html_escapes_content_values(ext):
 def test_thumbnail_and_articles_are_uploaded_once_across_preview_send_and_resume(ext, fake_api):
     seed(ext, ["zh-CN", "zh-CN"])
     _name, spec, _segment = broadcasts.validate_spec(SPEC, ext.content)
-    composer = NewsComposer(ext.services)
-    assert broadcast_send.preview(ext.api, spec, ["o-marketer"], compose=composer.payload) == []
+    assert broadcast_service(ext).preview(spec, ["o-marketer"]) == []
     (preview,) = fake_api.calls_to("message/mass/preview")
     assert preview.body["msgtype"] == "mpnews" and preview.body["touser"] == "o-marketer"
     send(ext, SPEC)
@@ -117,8 +115,7 @@ def test_an_upload_failure_stops_the_broadcast_and_a_resume_sends_it(ext, fake_a
     assert fake_api.mass_sends() == []
     with ext.db.session() as s:
         assert s.get(Broadcast, plan.broadcast_id).status == "stopped"
-    again = broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, plan.broadcast_id, sleep=lambda s: None,
-                                compose=NewsComposer(ext.services).payload)
+    again = broadcast_service(ext).send_now(plan.broadcast_id, sleep=lambda s: None)
     assert again.status == "sent" and len(fake_api.mass_sends()) == 1
 
 

@@ -3,17 +3,19 @@ job-finish accounting."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot.broadcasts import sending as broadcast_send, planning as broadcasts
-from bot.infra.db.models import Broadcast, BroadcastBatch, Follower, MassReceipt
+from bot.broadcasts import planning as broadcasts
+from bot.broadcasts import sending as broadcast_send
 from bot.broadcasts.segments import parse_segment
 from bot.devtools import sender as build
+from bot.infra.db.models import Broadcast, BroadcastBatch, Follower, MassReceipt
+from bot.wechat.gateway import WeChatGateway
 
-NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,7 +40,8 @@ def plan(ext, audience=None, spec=None):  # type: ignore[no-untyped-def]
 
 
 def run(ext, bid: int, **kwargs):  # type: ignore[no-untyped-def]
-    return broadcast_send.send(ext.db, ext.api, ext.redis, ext.keys, bid, sleep=lambda s: None, **kwargs)
+    return broadcast_send.send(ext.db, WeChatGateway(ext.api), ext.redis, ext.keys, bid, sleep=lambda s: None,
+                               **kwargs)
 
 
 def batches_of(ext, bid: int) -> list[BroadcastBatch]:  # type: ignore[no-untyped-def]
@@ -80,8 +83,8 @@ def test_a_batch_that_went_out_before_a_crash_is_not_sent_twice(ext, fake_api):
     p = plan(ext)
     first = batches_of(ext, p.broadcast_id)[0]
     # The process sent batch 0 and died before recording it: WeChat has it, our row says pending.
-    fake_api_client_send = ext.api.post("message/mass/send", data={
-        "touser": first.openids, "msgtype": "text", "text": {"content": "x"}, "clientmsgid": first.clientmsgid})
+    fake_api_client_send = WeChatGateway(ext.api).send_mass({"msgtype": "text", "text": {"content": "x"}},
+                                                            clientmsgid=first.clientmsgid, openids=first.openids)
     report = run(ext, p.broadcast_id)
     assert report.status == "sent"
     accepted = fake_api.mass_sends()
@@ -306,7 +309,7 @@ def test_send_at_a_time_is_scheduled_on_the_queue_and_a_new_time_replaces_the_ol
 
     seed(ext, 2)
     p = plan(ext)
-    ext.services.clock = Clock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
+    ext.services.clock = Clock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     runner = app.test_cli_runner()
     for at, says in [("2026-11-30T10:00", "2026-11-30 10:00 KST has passed; to send now, leave out the time"),
                      ("2027-06-01T10:00", "more than 90 days ahead"), ("tomorrow", "expected a time such as")]:
@@ -325,7 +328,7 @@ def test_send_at_a_time_is_scheduled_on_the_queue_and_a_new_time_replaces_the_ol
     registry = ScheduledJobRegistry(queue=ext.queue)
     (job_id,) = registry.get_job_ids()
     when = registry.get_scheduled_time(job_id)
-    assert when == datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Seoul
+    assert when == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
     assert ext.queue.fetch_job(job_id).args == (p.broadcast_id, "2026-12-01T10:00:00+09:00")
 
     # the marketer moves it to 09:00 Beijing time (10:00 Seoul is 09:00 Beijing: an hour later, 11:00 Seoul)

@@ -1,18 +1,18 @@
 """Broadcast planning: segments over followers and the audience frozen into batches."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
 
 from bot.broadcasts import planning as broadcasts
 from bot.broadcasts.planning import PlanError, batches
+from bot.broadcasts.segments import Segment, SegmentError, parse_segment
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BroadcastBatch, Follower
-from bot.broadcasts.segments import Segment, SegmentError, parse_segment
 
-NOW = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("n,sizes", [

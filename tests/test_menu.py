@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.infra.db.models import AdminAudit
-from bot.wechat.menu import load_menu, unanswered, width
 from bot.devtools import sender as build
+from bot.infra.db.models import AdminAudit
 from bot.infra.yamlfile import SourceError
+from bot.wechat.menu import load_menu, unanswered, width
 
 MENU = Path(__file__).resolve().parent.parent / "content" / "menu.yaml"
 

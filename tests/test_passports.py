@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from bot.bookings import orders as bookings, passports
-from bot.infra.db.models import AdminAudit
+from bot.bookings import orders as bookings
+from bot.bookings import passports
 from bot.bookings.passports import Passport, PassportProblem, mentions_passport, parse
 from bot.infra.clock import SEOUL
+from bot.infra.db.models import AdminAudit
 
 from .test_bookings import DAY, NOW, fresh_db, order, product
 
@@ -106,9 +107,8 @@ def bookings_catalogue():  # type: ignore[no-untyped-def]
 
 # --- through the chat, the staff export and the page ----------------------------------------------------
 def test_chat_export_and_page(app, tmp_path):
-    from tests.conftest import WeChat
-
     from bot.infra.clock import Clock
+    from tests.conftest import WeChat
 
     ext = app.extensions["yjy"]
     with ext.db.session() as s:

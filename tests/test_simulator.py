@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
+from bot.devtools import simulator
 from bot.infra.clock import Clock
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -24,11 +25,13 @@ WINTER = datetime(2026, 12, 5, 11, 0, tzinfo=ZoneInfo("Asia/Seoul"))
 @pytest.fixture
 def sim_app(app_factory):  # type: ignore[no-untyped-def]
     app = app_factory(simulator__enabled=True, wechat__mode="safe")
+    simulator.init_app(app)  # what the dev runner does; the app factory never mounts a dev tool
     app.extensions["yjy"].services.clock = Clock(WINTER)
     return app
 
 
 def test_the_simulator_is_off_unless_configured(app):
+    simulator.init_app(app)  # mounts nothing: simulator.enabled is off
     assert app.test_client().get("/simulator").status_code == 404
     assert app.test_client().post("/simulator/api/send", json={}).status_code == 404
 
@@ -49,6 +52,7 @@ def test_send_goes_through_the_signed_encrypted_webhook(sim_app):
 @pytest.mark.parametrize("mode,encrypted", [("plain", False), ("compatible", True)])
 def test_send_follows_the_accounts_message_mode(app_factory, mode, encrypted):
     app = app_factory(simulator__enabled=True, wechat__mode=mode)
+    simulator.init_app(app)
     out = app.test_client().post("/simulator/api/send", json={"openid": "oSIMapi000002", "send": {"text": "你好"}})
     assert out.status_code == 200 and out.json["status"] == 200
     assert out.json["encrypted"] is encrypted and out.json["kind"] == "text"

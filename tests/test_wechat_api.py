@@ -9,6 +9,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.infra.keys import Keys
 from bot.infra.redis_conn import connect
 from bot.wechat.client import SharedTokenClient
+from bot.wechat.gateway import WeChatGateway
 
 
 @pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.servers)])
@@ -38,7 +39,7 @@ def test_token_is_fetched_once_and_shared_across_clients(make_client, fake_api):
     def call(client: SharedTokenClient) -> None:
         barrier.wait()
         try:
-            client.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "hi"}})
+            WeChatGateway(client).send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "hi"}})
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -58,9 +59,9 @@ def test_token_is_fetched_once_and_shared_across_clients(make_client, fake_api):
 
 def test_invalid_token_is_refreshed_once_and_the_call_retried(make_client, fake_api, shared_redis):
     client = make_client()
-    client.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "1"}})
+    WeChatGateway(client).send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "1"}})
     fake_api.expire_token()  # WeChat now answers 40001 for the cached token
-    client.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "2"}})
+    WeChatGateway(client).send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "2"}})
     assert len(fake_api.calls_to("stable_token")) == 2
     sends = fake_api.calls_to("message/custom/send")
     assert [c.body["text"]["content"] for c in sends] == ["1", "2", "2"]
@@ -83,11 +84,11 @@ def test_other_errors_are_raised_with_their_code(make_client, fake_api):
     client = make_client()
     fake_api.fail("message/custom/send", errcode=45015)
     with pytest.raises(WeChatClientException) as info:
-        client.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "x"}})
+        WeChatGateway(client).send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "x"}})
     assert info.value.errcode == 45015
     fake_api.fail("message/custom/send", status=502)
     with pytest.raises(WeChatClientException):
-        client.send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "x"}})
+        WeChatGateway(client).send_custom({"touser": "o1", "msgtype": "text", "text": {"content": "x"}})
 
 
 def test_token_endpoint_failure_is_a_clear_error(make_client, fake_api):

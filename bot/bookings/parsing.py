@@ -196,7 +196,8 @@ def parse_phone(text: str) -> str | None:
 
 # ----------------------------------------------------------------------------------------------- name
 
-_NAME_LEAD = re.compile(r"(?:我的名字是|我的名字叫|我的名字|名字是|名字叫|我叫|我是|我姓|姓名是|姓名|名字|联系人是|联系人"
+_NAME_LEAD = re.compile(r"(?:我的名字是|我的名字叫|我的名字|名字是|名字叫|我叫|我是|我姓|姓名是|姓名|名字"
+                        r"|联系人是|联系人"
                         r"|my name is\b|my name's\b|name is\b|name\b|i am\b|i'm\b)\s*:?\s*")
 _NAME = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-zÀ-ÖØ-öø-ɏ·.\-' ]{1,30}")
 _NAME_MARKS = str.maketrans({"・": "·", "‧": "·", "•": "·", "’": "'"})
@@ -252,7 +253,8 @@ _PERIOD_RE = "|".join(rf"\b{w}\b" if w.isascii() else w
                       for w in sorted(_PERIODS, key=len, reverse=True) if w not in ("am", "pm"))
 # "14:00", "下午两点", "2点半", "十点30", "2pm", "2:30 pm"
 # "8点 2个人" is eight o'clock and two people, not 8:02.
-_CLOCK = re.compile(rf"(?:({_PERIOD_RE})\s*)?(?<!\d)({_NUM})\s*(?::\s*(\d{{2}})|点\s*(半|\d{{1,2}}(?![\d\s]*[个人位名大小]))?)"
+_CLOCK = re.compile(rf"(?:({_PERIOD_RE})\s*)?(?<!\d)({_NUM})\s*"
+                    rf"(?::\s*(\d{{2}})|点\s*(半|\d{{1,2}}(?![\d\s]*[个人位名大小]))?)"
                     rf"\s*(am|pm)?"
                     rf"|(?<![\d:])(\d{{1,2}})\s*(am|pm)\b")
 _INDEX = re.compile(rf"(第|no\.?|#)?\s*({_NUM})\s*(个|场|档|班|次)?")

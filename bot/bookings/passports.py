@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BookingTraveler
@@ -154,4 +155,6 @@ def purge(db: Database, before: date) -> int:
     """
     past = select(Booking.ref).where(Booking.day < before)
     with db.session() as s:
-        return int(s.execute(delete(BookingTraveler).where(BookingTraveler.booking_ref.in_(past))).rowcount or 0)
+        stmt = delete(BookingTraveler).where(BookingTraveler.booking_ref.in_(past))
+        done = cast("CursorResult[Any]", s.execute(stmt))
+        return int(done.rowcount or 0)

@@ -22,14 +22,19 @@ import hashlib
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import delete, select
 from wechatpy.exceptions import WeChatClientException
 
+from bot.broadcasts.message import message_payload
+from bot.infra.db import Database
 from bot.infra.db.models import WeChatMedia
+from bot.infra.keys import Keys
+from bot.wechat.gateway import WeChatGateway
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +96,18 @@ def _subject(content: Any, kind: str, item_id: str) -> Any:
 
 
 class NewsComposer:
-    """The message part of mass-send and preview bodies; uploads what a news broadcast needs first."""
+    """The message part of mass-send and preview bodies; uploads what a news broadcast needs first.
 
-    def __init__(self, services: Any) -> None:
-        self.s = services
+    `content` and `cards` are the app's content and card renderer (`bot.conversation`); `base_url` the public
+    base URL product pages hang under. Built by the broadcast service, which owns it.
+    """
+
+    def __init__(self, db: Database, wechat: WeChatGateway, redis_client: redis.Redis, keys: Keys, content: Any,
+                 cards: Any, base_url: str) -> None:
+        self.db, self.wechat, self.redis, self.keys = db, wechat, redis_client, keys
+        self.content, self.cards, self.base_url = content, cards, base_url
 
     def payload(self, spec: dict[str, Any], lang: str) -> dict[str, Any]:
-        from bot.broadcasts.sending import message_payload
-
         if "news" not in spec:
             return message_payload(spec, lang)
         return {"msgtype": "mpnews", "mpnews": {"media_id": self.media_id(spec["news"], lang)},
@@ -106,28 +115,27 @@ class NewsComposer:
 
     def articles(self, items: list[dict[str, str]], lang: str) -> list[dict[str, Any]]:
         """The articles as WeChat takes them, in `lang`; thumbnails uploaded if new."""
-        return [{**self.article(item, lang), "thumb_media_id": self.thumb_media_id(thumb_path(self.s.content.dir, item)),
+        return [{**self.article(item, lang), "thumb_media_id": self.thumb_media_id(thumb_path(self.content.dir, item)),
                  "show_cover_pic": 0, "need_open_comment": 0}
                 for item in items]
 
     def media_id(self, items: list[dict[str, str]], lang: str) -> str:
         articles = self.articles(items, lang)
-        cached = self.s.redis.get(self.s.keys.news_media(_digest(articles)))
+        cached = self.redis.get(self.keys.news_media(_digest(articles)))
         if cached:
-            return cached.decode()
+            return cached.decode() if isinstance(cached, bytes) else str(cached)
         try:
-            result = self.s.api.post("media/uploadnews", data={"articles": articles})
+            media_id = self.wechat.upload_news(articles)
         except WeChatClientException as exc:
             if exc.errcode != INVALID_MEDIA_ID:
                 raise
             # A thumbnail we remember was deleted on WeChat's side (say, in the MP admin): forget, upload again.
             log.warning("WeChat no longer has a remembered thumbnail; uploading the thumbnails again")
-            with self.s.db.session() as s:
+            with self.db.session() as s:
                 s.execute(delete(WeChatMedia).where(WeChatMedia.media_id.in_({a["thumb_media_id"] for a in articles})))
             articles = self.articles(items, lang)
-            result = self.s.api.post("media/uploadnews", data={"articles": articles})
-        media_id = str(result["media_id"])
-        self.s.redis.set(self.s.keys.news_media(_digest(articles)), media_id, ex=MEDIA_ID_TTL)
+            media_id = self.wechat.upload_news(articles)
+        self.redis.set(self.keys.news_media(_digest(articles)), media_id, ex=MEDIA_ID_TTL)
         log.info("uploaded %d news articles (%s) as %s", len(articles), lang, media_id)
         return media_id
 
@@ -135,24 +143,22 @@ class NewsComposer:
         """WeChat's media_id of the thumbnail, uploaded as permanent material the first time it is used."""
         data = read_thumb(path)
         sha = hashlib.sha256(data).hexdigest()
-        with self.s.db.session() as s:
+        with self.db.session() as s:
             known = s.scalar(select(WeChatMedia.media_id).where(WeChatMedia.sha256 == sha))
         if known:
             return known
-        result = self.s.api.post("material/add_material", params={"type": "thumb"},
-                                 files={"media": (path.name, data, "image/jpeg")})
-        media_id = str(result["media_id"])
-        with self.s.db.session() as s:
+        media_id = self.wechat.add_thumb(path.name, data)
+        with self.db.session() as s:
             # Two senders may upload the same new image at once: both media ids work, the first is kept.
             if s.get(WeChatMedia, sha) is None:
                 s.add(WeChatMedia(sha256=sha, kind="thumb", media_id=media_id, name=path.name[:200],
-                                  uploaded_at=datetime.now(timezone.utc)))
+                                  uploaded_at=datetime.now(UTC)))
         log.info("uploaded thumbnail %s as %s", path.name, media_id)
         return media_id
 
     def article(self, item: dict[str, str], lang: str) -> dict[str, str]:
         """One article as WeChat takes it, without its thumbnail (a preview shows it from content/images/)."""
-        content, cards, base = self.s.content, self.s.cards, self.s.config.public_base_url
+        content, cards, base = self.content, self.cards, self.base_url
         kind = next(k for k in KINDS if k in item)
         subject = _subject(content, kind, item[kind])
         if subject is None:  # the content changed since the broadcast was planned

@@ -8,28 +8,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
+from bot.broadcasts import news
+from bot.broadcasts.errors import PlanError, SpecError
+from bot.broadcasts.message import DEFAULT_LANG
+from bot.broadcasts.segments import Segment, SegmentError, parse_segment
 from bot.infra import yamlfile
+from bot.infra.clock import SEOUL
 from bot.infra.db import Database
 from bot.infra.db.models import Broadcast, BroadcastBatch
-from bot.infra.clock import SEOUL
-from bot.broadcasts.segments import Segment, SegmentError, parse_segment
 
 MAX_PER_CALL = 10_000
-DEFAULT_LANG = "zh-CN"
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 BEIJING = ZoneInfo("Asia/Shanghai")
 MIN_PER_CALL = 2
-
-
-class PlanError(ValueError):
-    pass
 
 
 def batches(openids: Iterable[str], size: int = MAX_PER_CALL) -> Iterator[list[str]]:
@@ -143,15 +141,6 @@ MESSAGE_KEYS = ("text", "news", "media_id")
 _LANG = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
-class SpecError(ValueError):
-    """A broadcast spec field that is wrong; `field` is its dotted name ("" for the whole spec)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.message = message
-
-
 def validate_spec(data: Any, content: Any = None) -> tuple[str, dict[str, Any], Segment]:
     """(name, spec, segment) from a broadcast file's mapping or an admin API body, or SpecError.
 
@@ -207,8 +196,6 @@ def _check_audience_ids(segment: Segment, content: Any) -> None:
 
 
 def _validate_news(value: Any, content: Any) -> list[dict[str, str]]:
-    from bot.broadcasts import news as news
-
     items = [value] if isinstance(value, dict) else value
     if not isinstance(items, list) or not 1 <= len(items) <= news.MAX_ARTICLES:
         raise SpecError("news", f"expected 1 to {news.MAX_ARTICLES} articles, e.g. [{{attraction: gyeongbokgung}}]")
@@ -274,11 +261,7 @@ def read_openids_csv(path: Path) -> list[str]:
     return list(dict.fromkeys(openids))  # a list pasted twice is still one audience
 
 
-# --- operations shared by the CLI and the admin API ---------------------------------------------
-class NoScheduler(RuntimeError):
-    """A send at a later time asked of the embedded runner, which has no RQ scheduler."""
-
-
+# --- operations the broadcast service builds on (bot.broadcasts.service) ------------------------
 def sample(db: Database, segment: Segment, now: datetime, size: int = 5) -> list[str]:
     """The first few openids of the audience, for a dry run."""
     return [openid for openid, _ in zip(segment.openids_in(db, now), range(size))]
@@ -312,7 +295,7 @@ def results(db: Database, broadcast_ids: list[int]) -> dict[int, Results]:
                    func.coalesce(func.sum(b.total_count - b.filter_count), 0))
             .where(b.broadcast_id.in_(broadcast_ids)).group_by(b.broadcast_id))
     with db.session() as s:
-        found = {row[0]: Results(*(int(v) for v in row[1:])) for row in s.execute(stmt)}
+        found = {row[0]: Results(*(int(v or 0) for v in row[1:])) for row in s.execute(stmt)}
     return {i: found.get(i, Results(0, 0, 0, 0, 0, 0, 0)) for i in broadcast_ids}
 
 
@@ -341,24 +324,31 @@ def parse_send_time(value: str, now: datetime) -> datetime:
     return when
 
 
-def queue_send(db: Database, queue: Any, broadcast_id: int, when: datetime | None, embedded: bool) -> None:
-    """Put the send on the RQ queue, now or at `when` (a worker with its scheduler runs it).
+def schedule(db: Database, broadcast_id: int, when: datetime | None) -> datetime | None:
+    """Keep the send time with the broadcast (None: now), as Seoul time; the time kept.
 
-    The time is kept with the broadcast, and the job carries it too: scheduling again moves the send,
-    because a job whose time is no longer the broadcast's does nothing.
+    The job that sends it carries the time too: scheduling again moves the send, because a job whose time
+    is no longer the broadcast's does nothing (`is_current`).
     """
-    from bot import jobs
-
-    check_sendable(db, broadcast_id)
-    if when is not None and embedded:
-        raise NoScheduler("the embedded runner has no job scheduler")
     when = when.astimezone(SEOUL) if when is not None else None  # SQLite keeps only the wall time: Seoul's
     with db.session() as s:
-        s.get(Broadcast, broadcast_id).scheduled_at = when  # type: ignore[union-attr]
-    if when is None:
-        queue.enqueue(jobs.send_broadcast, broadcast_id, job_timeout=3600)
-    else:
-        queue.enqueue_at(when, jobs.send_broadcast, broadcast_id, when.isoformat(), job_timeout=3600)
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise LookupError(f"no broadcast {broadcast_id}")
+        broadcast.scheduled_at = when
+    return when
+
+
+def is_current(db: Database, broadcast_id: int, scheduled_for: datetime) -> bool:
+    """Whether `scheduled_for` is still the broadcast's send time (not moved by a later `send`, nor sent)."""
+    with db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        current = broadcast.scheduled_at if broadcast else None
+    return current is not None and _as_utc(current) == _as_utc(scheduled_for)
+
+
+def _as_utc(when: datetime) -> datetime:
+    return (when if when.tzinfo else when.replace(tzinfo=SEOUL)).astimezone(UTC)  # SQLite: Seoul wall time
 
 
 def cancel(db: Database, broadcast_id: int) -> None:

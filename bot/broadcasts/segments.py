@@ -17,7 +17,7 @@ Unsubscribed followers are never selected, whatever the filters say.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import Select, exists, func, select
@@ -74,7 +74,7 @@ class Segment:
         if self.channel:
             stmt = stmt.where(Follower.qrscene.in_(self.channel))
         if self.active_days is not None:
-            since = (now or datetime.now(timezone.utc)) - timedelta(days=self.active_days)
+            since = (now or datetime.now(UTC)) - timedelta(days=self.active_days)
             stmt = stmt.where(Follower.last_active_at >= since)
         if self.booked:
             stmt = stmt.where(exists().where(Booking.openid == Follower.openid,
@@ -113,7 +113,8 @@ def parse_segment(raw: Any, where: str = "audience") -> Segment:
     if not isinstance(raw, dict) or not raw:
         raise SegmentError(where, f"expected a mapping with some of {', '.join(sorted(KEYS))}")
     if unknown := set(raw) - KEYS:
-        raise SegmentError(f"{where}.{sorted(unknown)[0]}", f"unknown filter; expected some of {', '.join(sorted(KEYS))}")
+        raise SegmentError(f"{where}.{sorted(unknown)[0]}",
+                           f"unknown filter; expected some of {', '.join(sorted(KEYS))}")
     if "all" in raw and raw["all"] is not True:
         raise SegmentError(f"{where}.all", "only `all: true` makes sense")
     if raw.get("all") and len(raw) > 1:

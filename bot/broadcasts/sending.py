@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any, Callable, cast
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from wechatpy.exceptions import WeChatClientException
 
 from bot.broadcasts import planning as broadcasts
+from bot.broadcasts.message import Compose, message_payload
 from bot.infra.db import Database
 from bot.infra.db.models import Broadcast, BroadcastBatch, MassReceipt
 from bot.infra.keys import Keys
+from bot.wechat.gateway import WeChatGateway
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +62,16 @@ class MinuteRate:
             self.sleep(max(0.05, (minute + 1) * 60 - time.time()))
 
 
-Compose = Callable[[dict[str, Any], str], dict[str, Any]]
-
-
-def message_payload(spec: dict[str, Any], lang: str = "zh-CN") -> dict[str, Any]:
-    """The message part of a mass-send body from a validated broadcast spec, in `lang` if it has texts
-    per language. News is composed (and uploaded) by `broadcast_news.NewsComposer.payload`."""
-    if "news" in spec:
-        raise ValueError("a news broadcast needs broadcast_news.NewsComposer to compose it")
-    if "text" in spec:
-        text = spec["text"]
-        if isinstance(text, dict):
-            text = text.get(lang) or text["zh-CN"]
-        return {"msgtype": "text", "text": {"content": text}}
-    return {"msgtype": "mpnews", "mpnews": {"media_id": spec["media_id"]}, "send_ignore_reprint": 0}
-
-
-def _target(broadcast: Broadcast, batch: BroadcastBatch) -> tuple[str, dict[str, Any]]:
+def _target(broadcast: Broadcast, batch: BroadcastBatch) -> dict[str, Any]:
+    """Who one batch goes to, as `WeChatGateway.send_mass` takes it."""
     if broadcast.mode == "all":
-        return "message/mass/sendall", {"filter": {"is_to_all": True}}
+        return {"to_all": True}
     if broadcast.mode == "tag":
-        return "message/mass/sendall", {"filter": {"is_to_all": False, "tag_id": broadcast.spec["audience"]["tag"]}}
-    return "message/mass/send", {"touser": batch.openids}
+        return {"tag_id": broadcast.spec["audience"]["tag"]}
+    return {"openids": batch.openids}
 
 
-def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcast_id: int, *,
+def send(db: Database, wechat: WeChatGateway, redis_client: redis.Redis, keys: Keys, broadcast_id: int, *,
          max_attempts: int = 4, sleep: Callable[[float], None] = time.sleep,
          progress: Callable[[BroadcastBatch], None] | None = None, compose: Compose = message_payload) -> SendReport:
     """Send every pending batch of the broadcast; safe to call again after any failure or kill.
@@ -106,13 +93,14 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
                 report.status = "cancelled"
                 return report
         lang = batch.lang or broadcasts.DEFAULT_LANG
+        error: str | None
         try:
             if lang not in messages:
                 messages[lang] = compose(broadcast.spec, lang)
         except (WeChatClientException, ValueError) as exc:
             error = f"could not compose the message: {_describe(exc)}"
         else:
-            error = _send_batch(db, api, rate, broadcast, batch, messages[lang], max_attempts, sleep)
+            error = _send_batch(db, wechat, rate, broadcast, batch, messages[lang], max_attempts, sleep)
         if error:
             _finish(db, broadcast_id, "stopped", error)
             report.status, report.error = "stopped", error
@@ -125,7 +113,8 @@ def send(db: Database, api: Any, redis_client: redis.Redis, keys: Keys, broadcas
     return report
 
 
-def preview(api: Any, spec: dict[str, Any], openids: list[str], compose: Compose = message_payload) -> list[str]:
+def preview(wechat: WeChatGateway, spec: dict[str, Any], openids: list[str],
+            compose: Compose = message_payload) -> list[str]:
     """Send the message (in each of its languages) to each test openid through the preview API; the openids
     WeChat refused. A message that cannot be composed raises (WeChatClientException or ValueError)."""
     messages = [compose(spec, lang) for lang in broadcasts.spec_languages(spec)]
@@ -133,7 +122,7 @@ def preview(api: Any, spec: dict[str, Any], openids: list[str], compose: Compose
     for openid in openids:
         try:
             for message in messages:
-                api.post("message/mass/preview", data={"touser": openid, **message})
+                wechat.preview_mass(openid, message)
         except WeChatClientException as exc:
             log.warning("preview to %s refused: %s %s", openid, exc.errcode, exc.errmsg)
             refused.append(openid)
@@ -146,18 +135,17 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
-def _send_batch(db: Database, api: Any, rate: MinuteRate, broadcast: Broadcast, batch: BroadcastBatch,
+def _send_batch(db: Database, wechat: WeChatGateway, rate: MinuteRate, broadcast: Broadcast, batch: BroadcastBatch,
                 message: dict[str, Any], max_attempts: int, sleep: Callable[[float], None]) -> str | None:
     """Send one batch; None when WeChat took it, else the reason the broadcast must stop."""
-    endpoint, target = _target(broadcast, batch)
-    body = {**target, **message, "clientmsgid": batch.clientmsgid}
+    target = _target(broadcast, batch)
     for attempt in range(1, max_attempts + 1):
         with db.session() as s:  # committed before the call: a resumed run knows it may have gone out
             s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id)
                       .values(attempts=BroadcastBatch.attempts + 1))
         rate.wait()
         try:
-            result = api.post(endpoint, data=body)
+            result = wechat.send_mass(message, clientmsgid=batch.clientmsgid, **target)
         except WeChatClientException as exc:
             code = exc.errcode
             if code == ALREADY_SENT:
@@ -195,7 +183,7 @@ def _mark(db: Database, batch: BroadcastBatch, status: str, month: str | None = 
     """Record the batch's outcome; a sent batch also counts towards its recipients' monthly limit,
     in the same transaction, so a resumed send never counts it twice."""
     if status == "sent":
-        values["sent_at"] = datetime.now(timezone.utc)
+        values["sent_at"] = datetime.now(UTC)
         values["error"] = None
     with db.session() as s:
         s.execute(update(BroadcastBatch).where(BroadcastBatch.id == batch.id).values(status=status, **values))
@@ -209,13 +197,13 @@ def _finish(db: Database, broadcast_id: int, status: str, error: str | None) -> 
     with db.session() as s:
         s.execute(update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status != "cancelled")
                   .values(status=status, error=error,
-                          finished_at=datetime.now(timezone.utc) if status == "sent" else None))
+                          finished_at=datetime.now(UTC) if status == "sent" else None))
 
 
 def record_job_finish(db: Database, msg_id: str, counts: dict[str, int]) -> bool:
     """MASSSENDJOBFINISH: WeChat's totals for the batch that started job `msg_id`."""
     with db.session() as s:
-        done = s.execute(update(BroadcastBatch).where(BroadcastBatch.msg_id == msg_id).values(
+        done = cast("CursorResult[Any]", s.execute(update(BroadcastBatch).where(BroadcastBatch.msg_id == msg_id).values(
             total_count=counts.get("TotalCount"), sent_count=counts.get("SentCount"),
-            error_count=counts.get("ErrorCount"), filter_count=counts.get("FilterCount")))
+            error_count=counts.get("ErrorCount"), filter_count=counts.get("FilterCount"))))
     return done.rowcount > 0

@@ -10,36 +10,38 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from bot.broadcasts.segments import Segment
 from bot.infra.db import Database
 from bot.infra.db.models import Follower
-from bot.broadcasts.segments import Segment
+from bot.wechat.gateway import WeChatGateway
 
 PER_CALL = 50
 
 
-def tag_id_for(api: Any, name: str) -> int:
+def tag_id_for(wechat: WeChatGateway, name: str) -> int:
     """The id of the WeChat tag called `name`, created if it does not exist yet."""
-    existing = api.post("tags/get").get("tags") or []
-    for tag in existing:
+    for tag in wechat.get_tags():
         if tag.get("name") == name:
             return int(tag["id"])
-    return int(api.post("tags/create", data={"tag": {"name": name}})["tag"]["id"])
+    return wechat.create_tag(name)
 
 
-def sync(db: Database, api: Any, segment: Segment, name: str, now: datetime | None = None,
+def sync(db: Database, wechat: WeChatGateway, segment: Segment, name: str, now: datetime | None = None,
          progress: Callable[[int], None] | None = None) -> tuple[int, int]:
     """Tag every follower of `segment` with tag `name` on WeChat and here; (tag id, followers tagged)."""
-    tag_id = tag_id_for(api, name)
+    tag_id = tag_id_for(wechat, name)
     chunk: list[str] = []
     done = 0
 
     def flush() -> None:
         nonlocal done
-        api.post("tags/members/batchtagging", data={"openid_list": chunk, "tagid": tag_id})
+        wechat.tag_members(tag_id, chunk)
         with db.session() as s:
             for follower in s.scalars(select(Follower).where(Follower.openid.in_(chunk))):
-                if tag_id not in (follower.tags or []):
-                    follower.tags = [*(follower.tags or []), tag_id]
+                current: list[Any] = list(follower.tags or [])  # WeChat tag ids: ints, whatever the model says
+                if tag_id not in current:
+                    current.append(tag_id)
+                    follower.tags = current  # a new list: SQLAlchemy sees the JSON column change
         done += len(chunk)
         if progress:
             progress(len(chunk))

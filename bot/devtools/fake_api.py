@@ -63,9 +63,9 @@ class FakeWeChatAPI:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
-    def start(self) -> "FakeWeChatAPI":
+    def start(self) -> FakeWeChatAPI:
         self._thread.start()
         return self
 
@@ -73,7 +73,7 @@ class FakeWeChatAPI:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeWeChatAPI":
+    def __enter__(self) -> FakeWeChatAPI:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -239,5 +239,9 @@ class _QuietServer(ThreadingHTTPServer):
 def _form_files(content_type: str, raw: bytes) -> dict[str, bytes]:
     """The parts of a multipart/form-data body, by field name."""
     message = BytesParser(policy=default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
-    return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-            for part in message.iter_parts()}
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name, payload = part.get_param("name", header="content-disposition"), part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts[name] = payload
+    return parts

@@ -1,25 +1,36 @@
 """`/simulator`: a phone-sized WeChat chat for testers, talking to the real webhook.
 
-Each turn the page sends is built as WeChat builds it (`bot.testing.conversations.message_for`), signed
+Each turn the page sends is built as WeChat builds it (`bot.devtools.conversations.message_for`), signed
 and, when the account has an AES key, encrypted with the account's own secrets, then posted to this
 app's `/wechat` through the WSGI stack: the same signature check, decryption, dedup, state, routing,
 handlers and reply encryption a real message goes through. The reply is decrypted and handed back as
 JSON. A marketer can also paste a broadcast file and see what followers would get, without sending it.
 
-Only registered when `simulator.enabled` is true (the dev runner); anyone who can reach it can chat as
-any openid, so production never turns it on.
+Mounted by `init_app`, which the dev runner (`bot.cli.run`) calls, and only when `simulator.enabled` is true:
+anyone who can reach it can chat as any openid, so production never turns it on (nor imports this module).
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from flask import (Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from bot.infra import yamlfile
 from bot.wechat.protocol import parse_xml
 
+log = logging.getLogger(__name__)
 bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates",
                static_folder="static/simulator")
 
@@ -28,7 +39,17 @@ PRESETS = ("myeongdong_shopping", "gyeongbokgung", "hongdae", "gangnam_station_a
 SEND_KINDS = {"text", "voice", "location", "click", "image", "event"}
 
 
-def _ext():  # type: ignore[no-untyped-def]
+def init_app(app: Flask) -> None:
+    """Mount the simulator on `app` when its config turns it on (`simulator.enabled`); safe to call twice."""
+    config = app.extensions["yjy"].config
+    if not config.simulator or bp.name in app.blueprints:
+        return
+    app.register_blueprint(bp)
+    if not config.dev:
+        log.warning("the chat simulator is on at /simulator: anyone who reaches it can chat as any openid")
+
+
+def _ext() -> Any:
     return current_app.extensions["yjy"]
 
 
@@ -106,40 +127,26 @@ def _reply(body: str) -> dict[str, Any]:
 @bp.post("/api/broadcast-preview")
 def broadcast_preview() -> Response:
     """Body: {"yaml": "<a broadcast file>"}: what followers would see and how many, nothing sent."""
-    from bot.broadcasts import news as broadcast_news, planning as broadcasts
+    from bot.broadcasts.service import broadcast_service
 
     body = request.get_json(silent=True)
     source = body.get("yaml") if isinstance(body, dict) else None
     if not isinstance(source, str) or not source.strip():
         return _error(400, "paste a broadcast file (YAML)")
-    ext = _ext()
+    service = broadcast_service(_ext())
     try:
-        doc = yamlfile.loads(source, "broadcast.yaml")
-        try:
-            name, spec, segment = broadcasts.validate_spec(doc.data, ext.content)
-        except broadcasts.SpecError as exc:
-            raise doc.error(exc.field, exc.message) from None
+        draft = service.load_yaml(source, "broadcast.yaml")
     except yamlfile.SourceError as exc:
         return _error(400, exc.message, line=exc.line)
-    messages = []
-    for lang in broadcasts.spec_languages(spec):
-        if "news" in spec:
-            composer = broadcast_news.NewsComposer(ext.services)
-            articles = []
-            for item in spec["news"]:
-                a = composer.article(item, lang)
-                articles.append({"title": a["title"], "description": a["digest"], "url": a["content_source_url"],
-                                 "content": a["content"],
-                                 "picurl": url_for("simulator.image",
-                                                   name=broadcast_news.thumb_path(ext.content.dir, item).name)})
-            messages.append({"lang": lang, "kind": "news", "articles": articles})
-        elif "text" in spec:
-            text = spec["text"][lang] if isinstance(spec["text"], dict) else spec["text"]
-            messages.append({"lang": lang, "kind": "text", "text": text})
+    messages: list[dict[str, Any]] = []
+    for shown in service.render(draft.spec):
+        if shown.kind == "news":
+            messages.append({"lang": shown.lang, "kind": "news", "articles": [
+                {"title": a.title, "description": a.description, "url": a.url, "content": a.content,
+                 "picurl": url_for("simulator.image", name=a.thumb)} for a in shown.articles]})
         else:
-            messages.append({"lang": lang, "kind": "media", "text": f"media_id {spec['media_id']}"})
-    now = ext.clock.now()
-    return jsonify({"name": name, "audience": segment.count(ext.db, now), "mode": segment.mode,
+            messages.append({"lang": shown.lang, "kind": shown.kind, "text": shown.text})
+    return jsonify({"name": draft.name, "audience": service.audience_size(draft), "mode": draft.segment.mode,
                     "messages": messages})
 
 

@@ -4,11 +4,13 @@ The token lives in Redis. When it is missing, one worker at a time fetches a new
 `cgi-bin/stable_token` under a Redis lock and the others re-read it (checked again inside the lock).
 On 40001 / 40014 / 42001 only the token that failed is expired (compare-and-delete), then the call
 is retried once: a token another worker just refreshed is never thrown away.
+
+Named calls (send a message, upload news, tags, menu) are `bot.wechat.gateway.WeChatGateway`'s; this module
+only knows the token endpoint.
 """
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import redis
@@ -41,9 +43,9 @@ class SharedTokenClient(WeChatClient):
 
     # --- the shared token -------------------------------------------------------------------
     @property
-    def access_token(self) -> str:  # type: ignore[override]
+    def access_token(self) -> str:
         token = self.redis.get(self.keys.access_token())
-        return token.decode() if token else self._refresh()
+        return _text(token) if token else self._refresh()
 
     def _refresh(self, force: bool = False) -> str:
         lock = self.redis.lock(self.keys.access_token_lock(), timeout=15, blocking_timeout=10)
@@ -52,7 +54,7 @@ class SharedTokenClient(WeChatClient):
         try:
             token = self.redis.get(self.keys.access_token())
             if token and not force:
-                return token.decode()  # another worker refreshed it while we waited
+                return _text(token)  # another worker refreshed it while we waited
             result = self._fetch_stable_token(force)
             ttl = max(60, int(result.get("expires_in", 7200)) - 300)  # renew well before WeChat does
             self.redis.set(self.keys.access_token(), result["access_token"], ex=ttl)
@@ -105,6 +107,7 @@ class SharedTokenClient(WeChatClient):
         except requests.RequestException as exc:
             raise WeChatClientException(None, f"{type(exc).__name__}: {exc}", client=self) from exc
 
-    def send_custom(self, payload: dict[str, Any]) -> Any:
-        """Customer-service (kf) message: a reply delivered after the passive-reply window."""
-        return self.post("message/custom/send", data=payload)
+
+def _text(value: bytes | str) -> str:
+    """A Redis value as text (the client returns bytes unless built with decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else value

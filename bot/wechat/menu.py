@@ -31,7 +31,7 @@ class Button:
     name: str
     action: str = ""  # click | view | location; "" for a top button with a sub-menu
     value: str = ""  # the key, or the URL
-    sub: tuple["Button", ...] = ()
+    sub: tuple[Button, ...] = ()
     line: int = 0
 
 
@@ -90,7 +90,7 @@ def load_menu(path: Path) -> Menu:
             tops.append(_leaf(doc, raw, p, 8))
     menu = Menu(tuple(tops), str(path))
     seen: dict[str, int] = {}
-    for key, line in menu.keys():
+    for key, line in menu.keys():  # noqa: SIM118 - Menu.keys() lists (key, line) pairs; Menu is no dict
         if key in seen:
             raise yamlfile.SourceError(path, line, f"key {key} is already used on line {seen[key]}")
         seen[key] = line

@@ -1,0 +1,41 @@
+"""`yijiyou run`: the bot on embedded defaults (SQLite, in-process Redis) for a laptop with no servers, with
+the chat simulator mounted. Development only: it prints the secrets a WeChat test account needs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="start the bot on embedded defaults (SQLite, in-process Redis)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=5000)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot import create_app
+    from bot.devtools import simulator
+    from bot.infra.config import ConfigError, load_config
+
+    try:
+        config = load_config(dev=True, overrides={"public_base_url": f"http://{args.host}:{args.port}",
+                                                  "simulator.enabled": True})
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    simulator.init_app(app)
+    w = config.wechat
+    print(f"""
+一机游首尔 bot, development mode (embedded Redis stand-in, database {config.database_url})
+  webhook URL      : http://{args.host}:{args.port}/wechat
+  Token            : {w.token}
+  EncodingAESKey   : {w.encoding_aes_key}
+  AppID            : {w.appid}
+  message mode     : {w.mode}
+  chat simulator   : http://{args.host}:{args.port}/simulator
+Paste these into the WeChat test account's "接口配置信息" (behind a tunnel), or drive it with the tests.
+""", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
