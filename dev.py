@@ -3,9 +3,12 @@
 
     python3 dev.py run     # the bot on embedded defaults; prints the webhook URL and dev secrets
     python3 dev.py test    # the whole test suite (extra arguments go to pytest)
+    python3 dev.py install # only the set-up both do (CI runs it before the checkers)
+    python3 dev.py lock    # re-resolve requirements*.lock from pyproject.toml (--upgrade: newest allowed)
 
-Creates `.venv` and installs the project into it the first time, and again whenever
-pyproject.toml changes.
+Creates `.venv` and installs into it the first time, and again whenever pyproject.toml or a lock file
+changes: the pinned, hash-checked dependencies of requirements-dev.lock (runtime, fakeredis, tests,
+checkers), then the project itself, editable and without dependencies.
 """
 from __future__ import annotations
 
@@ -20,26 +23,60 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+RUNTIME_LOCK = ROOT / "requirements.lock"  # production: pip install --require-hashes -r requirements.lock
+DEV_LOCK = ROOT / "requirements-dev.lock"  # runtime + fakeredis + pytest, playwright + ruff, mypy, ...
+STAMPED = (ROOT / "pyproject.toml", RUNTIME_LOCK, DEV_LOCK)
 
 
-def ensure_env() -> None:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest:
-        return
+def install_commands(python: str | Path) -> list[list[str]]:
+    """What `ensure_env` runs (and .ci/run's install step): the dev lock, then the project alone."""
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    return [[*pip, "--require-hashes", "-r", str(DEV_LOCK)],
+            # no isolation: builds with the locked setuptools, no download; no deps: the lock has them all
+            [*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)]]
+
+
+def create_venv() -> None:
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing dependencies into .venv ...", flush=True)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-e", f"{ROOT}[test]"], check=True)
+
+
+def ensure_env() -> None:
+    digest = hashlib.sha256(b"".join(hashlib.sha256(f.read_bytes()).digest() for f in STAMPED)).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    create_venv()
+    print(f"installing {DEV_LOCK.name} into .venv ...", flush=True)
+    for cmd in install_commands(BIN / "python"):
+        subprocess.run(cmd, check=True)
     STAMP.write_text(digest)
 
 
+def lock(args: list[str]) -> int:
+    """Both locks with uv (universal: every platform's hashes, Python 3.11+), the runtime one inside the dev one."""
+    create_venv()
+    if subprocess.call([str(BIN / "python"), "-m", "uv", "--version"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL) != 0:
+        subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "uv"], check=True)
+    compile_ = [str(BIN / "python"), "-m", "uv", "pip", "compile", "-q", "pyproject.toml", "--universal",
+                "--python-version", "3.11", "--generate-hashes", "--custom-compile-command", "python3 dev.py lock",
+                *args]
+    subprocess.run([*compile_, "--extra", "dev", "-o", DEV_LOCK.name], cwd=ROOT, check=True)
+    subprocess.run([*compile_, "-c", DEV_LOCK.name, "-o", RUNTIME_LOCK.name], cwd=ROOT, check=True)
+    print(f"wrote {RUNTIME_LOCK.name} and {DEV_LOCK.name}; `python3 dev.py test` installs them")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "install", "lock"):
         print(__doc__)
         return 2
+    if argv[0] == "lock":  # works before the locks exist; the next run or test installs what it wrote
+        return lock(argv[1:])
     ensure_env()
+    if argv[0] == "install":
+        return 0
     os.chdir(ROOT)
     if argv[0] == "run":
         cmd = [str(BIN / "python"), "-m", "bot.cli", "run", *argv[1:]]

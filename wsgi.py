@@ -1,12 +1,2 @@
-"""WSGI entry point: `gunicorn wsgi:app` (production) or `flask --app wsgi ...` (CLI)."""
-import os
-import sys
-
-from bot import create_app
-from bot.infra.yamlfile import SourceError
-
-try:
-    # A web worker builds what answering needs before the first message; a `flask` command only what it uses.
-    app = create_app(warm=os.environ.get("FLASK_RUN_FROM_CLI") != "true")
-except SourceError as exc:  # config or content: the operator needs the file, line and key, not a traceback
-    sys.exit(f"yijiyou: cannot start: {exc}")
+"""WSGI entry point of the checkout: `gunicorn wsgi:app`, `flask --app wsgi ...` (the same app as `bot.wsgi`)."""
+from bot.wsgi import app  # noqa: F401

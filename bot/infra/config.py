@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,30 @@ from urllib.parse import urlsplit
 from bot.infra import yamlfile
 from bot.infra.yamlfile import SourceError
 
-ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[2]
+PACKAGED = Path(__file__).resolve().parents[1] / "_data"  # what the wheel carries: config.yaml, content/
+
+
+def _root() -> Path:
+    """The folder of the default `config.yaml`, against which relative paths in any config resolve.
+
+    In a checkout (and its editable install) that is the checkout itself, so the dev runner, the
+    tests and `var/` use its files; an installed wheel has no checkout around it and uses the copies
+    it carries in `bot/_data/`.
+    """
+    if (CHECKOUT / "config.yaml").is_file() and (CHECKOUT / "content").is_dir():
+        return CHECKOUT
+    return PACKAGED
+
+
+ROOT = _root()
 DEFAULT_FILE = ROOT / "config.yaml"
+
+
+def work_dir() -> Path:
+    """Where the bot writes its own files (`var/`: the dev runner's SQLite file and secrets): the checkout,
+    or, for an installed wheel, the folder it is started from (never inside site-packages)."""
+    return ROOT if ROOT == CHECKOUT else Path.cwd()
 
 # Environment variable -> dotted config key. Secrets and endpoints only: behaviour lives in the file.
 ENV_OVERRIDES: dict[str, str] = {
@@ -125,7 +148,7 @@ class _Reader:
             node = node[part]
         return node
 
-    def str(self, key: str, *, required: bool = True, default: str = "") -> str:
+    def text(self, key: str, *, required: bool = True, default: str = "") -> str:
         value = self.raw(key)
         if value is None or value == "":
             if required:
@@ -154,7 +177,7 @@ class _Reader:
         return value
 
     def url(self, key: str, schemes: tuple[str, ...]) -> str:
-        value = self.str(key)
+        value = self.text(key)
         parts = urlsplit(value)
         scheme = parts.scheme.split("+")[0]
         if scheme not in schemes:
@@ -225,21 +248,21 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     if dev:
         from bot.infra.devsecrets import fill_dev_secrets
 
-        fill_dev_secrets(located.data, ROOT / "var" / "dev-secrets.json")
+        fill_dev_secrets(located.data, work_dir() / "var" / "dev-secrets.json")
 
-    mode = r.str("wechat.mode", required=False, default="compatible")
+    mode = r.text("wechat.mode", required=False, default="compatible")
     if mode not in ("plain", "compatible", "safe"):
         raise r.error("wechat.mode", "must be plain, compatible or safe")
-    aes_key = r.str("wechat.encoding_aes_key", required=mode == "safe")
+    aes_key = r.text("wechat.encoding_aes_key", required=mode == "safe")
     if aes_key and (len(aes_key) != 43 or not _is_base64(aes_key + "=")):
         raise r.error("wechat.encoding_aes_key", f"must be 43 letters, digits, + or / as the MP admin shows it "
                                                  f"(got {len(aes_key)} characters)")
-    token = r.str("wechat.token")
+    token = r.text("wechat.token")
     if not token.isalnum() or not 3 <= len(token) <= 32:
         raise r.error("wechat.token", "must be 3 to 32 letters or digits (as WeChat requires)")
     wechat = WeChatConfig(
-        appid=r.str("wechat.appid"),
-        appsecret=r.str("wechat.appsecret", required=False),
+        appid=r.text("wechat.appid"),
+        appsecret=r.text("wechat.appsecret", required=False),
         token=token,
         encoding_aes_key=aes_key,
         api_base_url=r.url("wechat.api_base_url", ("http", "https")).rstrip("/"),
@@ -253,6 +276,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         handler_threads=r.number("webhook.handler_threads", int, 1, 256),
     )
     redis_url = r.url("redis.url", ("redis", "rediss", "unix", "memory"))
+    if redis_url.startswith("memory://") and importlib.util.find_spec("fakeredis") is None:
+        raise r.error("redis.url", "memory:// (the in-process stand-in) needs fakeredis: install "
+                                   "yijiyou-seoul[embedded] (the dev runner does), or set REDIS_URL to a real Redis")
     database_url = r.url("database.url", ("sqlite", "postgresql"))
     if not dev and redis_url.startswith("memory://") and environ.get("BOT_ALLOW_MEMORY_REDIS") != "1":
         # An in-process stand-in is per worker: dedup and state would silently split across workers.
@@ -260,25 +286,25 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     tokens = r.raw("admin.tokens") or []
     if not isinstance(tokens, list) or not all(isinstance(t, str) and len(t) >= 16 for t in tokens):
         raise r.error("admin.tokens", "must be a list of tokens of at least 16 characters")
-    content_dir = Path(r.str("content_dir", required=False, default="content"))
+    content_dir = Path(r.text("content_dir", required=False, default="content"))
     if not content_dir.is_absolute():
         content_dir = ROOT / content_dir
     if not content_dir.is_dir():
         raise r.error("content_dir", f"{content_dir} is not a folder")
-    rates_url = r.str("rates.url", required=False)
-    rates_provider = r.str("rates.provider", required=False, default="http" if rates_url else "file")
+    rates_url = r.text("rates.url", required=False)
+    rates_provider = r.text("rates.provider", required=False, default="http" if rates_url else "file")
     if rates_provider not in ("file", "http"):
         raise r.error("rates.provider", "must be file or http")
     if rates_provider == "http":
         rates_url = r.url("rates.url", ("http", "https"))
-    rates_file = Path(r.str("rates.file", required=False, default="content/rates.yaml"))
+    rates_file = Path(r.text("rates.file", required=False, default="content/rates.yaml"))
     if not rates_file.is_absolute():
         rates_file = ROOT / rates_file
     if rates_provider == "file" and not rates_file.is_file():
         raise r.error("rates.file", f"{rates_file} does not exist")
     rates = RatesConfig(rates_provider, rates_file, rates_url,
                         r.number("rates.ttl_seconds", int, 10, 86400), r.number("rates.timeout_seconds", float, 0.1, 3))
-    link_secret = r.str("bookings.link_secret", required=False)
+    link_secret = r.text("bookings.link_secret", required=False)
     if link_secret and len(link_secret) < 16:
         raise r.error("bookings.link_secret", "must be at least 16 characters")
     if not link_secret:  # stable for as long as the account's own secrets are
@@ -287,7 +313,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     bookings = BookingsConfig(
         group_min_party=r.number("bookings.group_min_party", int, 2, 1000) if r.raw("bookings.group_min_party")
         is not None else 10,
-        template_id=r.str("bookings.template_id", required=False),
+        template_id=r.text("bookings.template_id", required=False),
         link_secret=link_secret,
     )
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret) if s)
@@ -304,8 +330,8 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         database_url=database_url,
         admin_tokens=tuple(tokens),
         content_dir=content_dir,
-        routers=r.str("routers", required=False, default="handlers:ROUTERS"),
-        queue_name=r.str("jobs.queue", required=False, default="yjy"),
+        routers=r.text("routers", required=False, default="handlers:ROUTERS"),
+        queue_name=r.text("jobs.queue", required=False, default="yjy"),
         rates=rates,
         bookings=bookings,
         simulator=r.flag("simulator.enabled"),

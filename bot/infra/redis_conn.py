@@ -1,20 +1,34 @@
-"""Redis connections: a real server from a URL, or fakeredis for the embedded development runner."""
+"""Redis connections: a real server from a URL, or fakeredis for the embedded development runner.
+
+fakeredis is an optional dependency (the `embedded` extra), imported only for a `memory://` URL.
+"""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+if TYPE_CHECKING:
+    import fakeredis
+
 _fake_lock = threading.Lock()
-_fake_servers: dict[str, object] = {}
+_fake_servers: dict[str, fakeredis.FakeServer] = {}
 
 
 def connect(url: str, timeout: float) -> redis.Redis:
     """A client with short timeouts: a stalled Redis must not eat WeChat's 5 s window."""
     if url.startswith("memory://"):
-        import fakeredis
+        try:  # imported only here: production installs leave fakeredis out
+            import fakeredis
+        except ImportError:
+            from bot.infra.config import ConfigError
+
+            raise ConfigError("redis.url", None, f"{url} is the in-process Redis stand-in, which needs fakeredis: "
+                              "install yijiyou-seoul[embedded] (the dev runner does), or set REDIS_URL to a "
+                              "real Redis") from None
 
         # One in-process server per URL, shared by every client of this process (web, jobs, API client).
         with _fake_lock:
