@@ -3,7 +3,8 @@
 
     python3 dev.py run     # the bot on embedded defaults; prints the webhook URL and dev secrets
     python3 dev.py test    # the whole test suite (extra arguments go to pytest)
-    python3 dev.py install # only the set-up both do (CI runs it before the checkers)
+    python3 dev.py check   # ruff (lint + import order), mypy, import-linter (the layer rules)
+    python3 dev.py install # only the set-up the others do
     python3 dev.py lock    # re-resolve requirements*.lock from pyproject.toml (--upgrade: newest allowed)
 
 Creates `.venv` and installs into it the first time, and again whenever pyproject.toml or a lock file
@@ -68,8 +69,22 @@ def lock(args: list[str]) -> int:
     return 0
 
 
+CHECKS = (("ruff", ["ruff", "check", "."]), ("mypy", ["mypy"]), ("import-linter", ["lint-imports"]))
+
+
+def check() -> int:
+    """Every checker, each named with its verdict; the exit code fails if any failed."""
+    failed = []
+    for name, cmd in CHECKS:
+        print(f"--- {name}", flush=True)
+        if subprocess.call([str(BIN / cmd[0]), *cmd[1:]]) != 0:
+            failed.append(name)
+    print(f"checks failed: {', '.join(failed)}" if failed else "checks passed: " + ", ".join(n for n, _ in CHECKS))
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "install", "lock"):
+    if not argv or argv[0] not in ("run", "test", "check", "install", "lock"):
         print(__doc__)
         return 2
     if argv[0] == "lock":  # works before the locks exist; the next run or test installs what it wrote
@@ -78,6 +93,8 @@ def main(argv: list[str]) -> int:
     if argv[0] == "install":
         return 0
     os.chdir(ROOT)
+    if argv[0] == "check":
+        return check()
     if argv[0] == "run":
         cmd = [str(BIN / "python"), "-m", "bot.cli", "run", *argv[1:]]
     else:
