@@ -4,12 +4,17 @@ Two storage back-ends: "embedded" (fakeredis + SQLite, what `dev.py run` uses) a
 real Redis and PostgreSQL named by REDIS_URL and DATABASE_URL, which `.ci/run` sets). Tests marked
 `servers` need the real ones. With the variables unset they are deselected and reported, except in
 CI (CI=true), where a missing server is an error: CI must fail, never pass by skipping.
+
+Speed: every app a test builds starts from a migrated database without running Alembic for it. The
+migrations run once per session on a template (a SQLite file, a PostgreSQL database) and each test gets
+a copy (tests/_db.py); the catalogue is synced per app as before. Compiled templates and content are
+shared per process by the app itself (`Cards`, `Content.load`).
 """
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,10 +25,11 @@ from sqlalchemy.engine import make_url
 
 from bot import create_app
 from bot.bookings.orders import sync_catalogue
-from bot.infra.config import load_config
 from bot.devtools import sender as build
 from bot.devtools.fake_api import FakeWeChatAPI
 from bot.devtools.sender import WeChatSender
+from bot.infra.config import load_config
+from tests._db import PgTemplate, copy_sqlite, migrate_sqlite
 
 TOKEN = "yjyTestToken2026"
 APPID = "wx5823bf96d3bd56c7"
@@ -83,6 +89,29 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[PgTemplate]:
+    """A PostgreSQL database migrated once per session; `pg_template.copy()` is a fresh copy of it."""
+    _require_servers()
+    template = PgTemplate(DATABASE_URL)
+    yield template
+    template.close()
+
+
+@pytest.fixture
+def pg_migrated_db(pg_template: PgTemplate) -> Iterator[str]:
+    """This test's own PostgreSQL database, at head and empty (a copy of the template), dropped afterwards."""
+    url = pg_template.copy()
+    yield url
+    pg_template.drop(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; app_factory copies it as each test's database."""
+    return migrate_sqlite(tmp_path_factory.mktemp("db-template") / "migrated.sqlite3")
+
+
 @pytest.fixture
 def real_redis() -> Iterator[redis.Redis]:
     _require_servers()
@@ -105,14 +134,22 @@ class Backend:
     name: str
     redis_url: str
     database_url: str
+    # embedded: the SQLite file app_factory fills with a copy of the migrated template if it is still absent
+    sqlite_path: Path | None = field(default=None, repr=False)
+    # servers: database_url is this test's own copy of the migrated template (no Alembic run needed)
+    migrated: bool = field(default=False, repr=False)
 
 
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "servers":
         request.getfixturevalue("real_redis")
+        if "app_factory" in request.fixturenames:  # the app's tests: a database of their own, at head
+            return Backend("servers", REDIS_URL, request.getfixturevalue("pg_migrated_db"), migrated=True)
+        # the rest migrate (or clean) the session's schema themselves, as they always have
         return Backend("servers", REDIS_URL, request.getfixturevalue("pg_url"))
-    return Backend("embedded", f"memory://{uuid.uuid4().hex}", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    path = tmp_path / "bot.sqlite3"
+    return Backend("embedded", f"memory://{uuid.uuid4().hex}", f"sqlite:///{path}", sqlite_path=path)
 
 
 def make_config(backend: Backend, fake_api: FakeWeChatAPI, **overrides: Any):  # type: ignore[no-untyped-def]
@@ -128,14 +165,24 @@ def make_config(backend: Backend, fake_api: FakeWeChatAPI, **overrides: Any):  #
 
 
 @pytest.fixture
-def app_factory(backend: Backend, fake_api: FakeWeChatAPI):  # type: ignore[no-untyped-def]
-    """Build apps on this test's back-end; `app_factory(webhook__reply_deadline_seconds=0.2)`."""
+def app_factory(request: pytest.FixtureRequest, backend: Backend, fake_api: FakeWeChatAPI):  # type: ignore[no-untyped-def]
+    """Build apps on this test's back-end; `app_factory(webhook__reply_deadline_seconds=0.2)`.
+
+    Each app's database is at head with the catalogue synced, as `ext.db.upgrade()` + `sync_catalogue`
+    leave it; the head comes from the session's migrated template when the database is the back-end's.
+    """
     apps = []
 
     def factory(**overrides: Any):  # type: ignore[no-untyped-def]
+        own_db = not any(k.replace("__", ".") == "database.url" for k in overrides)
+        migrated = own_db and backend.migrated
+        if own_db and backend.sqlite_path is not None and not backend.sqlite_path.exists():
+            copy_sqlite(request.getfixturevalue("sqlite_template"), backend.sqlite_path)
+            backend.migrated = migrated = True
         app = create_app(make_config(backend, fake_api, **overrides))
         ext = app.extensions["yjy"]
-        ext.db.upgrade()
+        if not migrated:
+            ext.db.upgrade()
         sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
         apps.append(app)
         return app

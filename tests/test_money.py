@@ -127,7 +127,7 @@ class RatesServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/rates.json"
 
     def serve(self, rates: dict, as_of: str = "2026-11-25T09:00:00+09:00", status: int = 200) -> None:

@@ -153,7 +153,7 @@ def live(app_factory, request) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The app behind a real HTTP server on 127.0.0.1, in the message mode the test asks for."""
     app = app_factory(wechat__mode=request.param)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/wechat"
     server.shutdown()

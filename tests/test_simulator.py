@@ -87,7 +87,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(sim_app, browser):  # type: ignore[no-untyped-def]
     server = make_server("127.0.0.1", 0, sim_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     context = browser.new_context(viewport={"width": 900, "height": 800})
     tab = context.new_page()
     tab.set_default_timeout(10_000)

@@ -57,7 +57,9 @@ class FakeWeChatAPI:
         self.media: dict[str, Any] = {}  # media_id -> what was uploaded (bytes of a thumb, articles of news)
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: `stop()` waits for it (0.5 s by default, once per test that resets a server).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
     @property
