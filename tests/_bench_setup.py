@@ -21,7 +21,7 @@ from bot import create_app
 from bot.bookings.orders import sync_catalogue
 from bot.conversation import cards
 from tests._db import PgTemplate, copy_sqlite, migrate_sqlite
-from tests.conftest import Backend, WeChat, make_config
+from tests.support import Backend, WeChat, make_config
 
 
 class _Api:

@@ -1,4 +1,5 @@
 """The /wechat endpoint against requests built exactly as WeChat builds them, on both back-ends."""
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ import pytest
 
 from bot.devtools import sender as build
 from bot.devtools.sender import WeChatSender
-from tests.conftest import AES_KEY, TOKEN, WeChat
+from tests.support import AES_KEY, TOKEN, WeChat
 
 
 # --- verification (GET) ----------------------------------------------------------------------------
@@ -76,7 +77,6 @@ def test_voice_recognition_is_understood_as_text(wechat, openid):
                              "MediaId": "m1", "Format": "amr", "Recognition": "帮助。", "MsgId": 991})
     assert "一机游首尔" in wechat.reply(xml)["Content"]
 
-
 KINDS = {
     "image": {"MsgType": "image", "PicUrl": "http://x/p.jpg", "MediaId": "m"},
     "video": {"MsgType": "video", "MediaId": "m", "ThumbMediaId": "t"},
@@ -92,7 +92,6 @@ def test_every_message_kind_gets_a_polite_reply(wechat, openid, kind):
     reply = wechat.reply(xml)
     assert reply["MsgType"] == "text"
     assert "帮助" in reply["Content"]
-
 
 EVENTS = {
     "unsubscribe": {},
@@ -235,18 +234,3 @@ def test_webhook_still_answers_when_redis_is_down(app_factory, openid, caplog):
     assert "一机游首尔" in reply["Content"]
     assert "Redis unavailable" in caplog.text
     assert elapsed < 4.0  # far inside WeChat's window even with Redis gone
-
-
-
-def test_a_text_longer_than_wechat_takes_is_cut_at_a_line_end():
-    from bot.wechat.replies import MAX_TEXT_BYTES, TRIMMED_MARK, fit_text, text
-
-    short = "景福宫\n几点开门"
-    assert fit_text(short) == short
-    lines = "\n".join(f"{i:03d} 这是第{i}行的内容" for i in range(200))
-    cut = text(lines).content
-    assert len(cut.encode()) <= MAX_TEXT_BYTES and cut.endswith(TRIMMED_MARK)
-    kept = cut.removesuffix(TRIMMED_MARK)
-    assert lines.startswith(kept) and lines[len(kept)] == "\n"  # whole lines only
-    one_line = "退" * 1000  # 3,000 bytes and no line end: cut between characters, never inside one
-    assert fit_text(one_line) == "退" * ((MAX_TEXT_BYTES - len(TRIMMED_MARK.encode())) // 3) + TRIMMED_MARK

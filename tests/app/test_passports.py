@@ -1,5 +1,6 @@
 """Passport details after booking a product that needs them: parsing what travelers type, filing each
 traveler under the right booking (on both back-ends), the staff export and the booking page."""
+
 from __future__ import annotations
 
 import csv
@@ -10,56 +11,21 @@ from sqlalchemy import select, text
 
 from bot.bookings import orders as bookings
 from bot.bookings import passports
-from bot.bookings.passports import Passport, PassportProblem, mentions_passport, parse
+from bot.bookings.passports import Passport
 from bot.infra.clock import SEOUL
 from bot.infra.db.models import AdminAudit
 
 from .test_bookings import DAY, NOW, fresh_db, order, product
 
-TODAY = date(2026, 11, 25)
-
-
-@pytest.mark.parametrize("text,name,number,nationality,born", [
-    ("ZHANG WEI E12345678 1990-01-01", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
-    ("护照号EA1234567，张伟 ZHANG WEI，1988年3月5日", "ZHANG WEI", "EA1234567", "CHN", date(1988, 3, 5)),
-    ("name: Li Na, passport no. G12345678, dob 19851231", "LI NA", "G12345678", "CHN", date(1985, 12, 31)),
-    ("Zhang Wei, E12345678, China, 1990/1/1", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
-    ("护照 E12345678 出生 1990.01.01 姓名 WANG XIAO MING 国籍 CHN", "WANG XIAO MING", "E12345678", "CHN",
-     date(1990, 1, 1)),
-    ("CHAN TAI MAN K12345678 香港 1979-02-03", "CHAN TAI MAN", "K12345678", "HKG", date(1979, 2, 3)),
-    ("ｚｈａｎｇ ｗｅｉ　Ｅ１２３４５６７８　１９９０－０１－０１", "ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1)),
-])
-def test_passport_details_as_travelers_type_them(text, name, number, nationality, born):
-    found = parse(text, TODAY)
-    assert (found.name, found.number, found.nationality, found.birth_date) == (name, number, nationality, born)
-    assert found.masked == number[:2] + "*" * (len(number) - 4) + number[-2:]
-
-
-@pytest.mark.parametrize("text,missing", [
-    ("E12345678 张伟 中国 1990年1月1日", "name"),  # the checkpoint list is in the passport's latin letters
-    ("my passport is E12345678", "name"),
-    ("ZHANG WEI E12345678", "birth_date"),
-    ("ZHANG WEI E12345678 2027-01-01", "birth_date"),  # not born yet
-    ("ZHANG WEI E12345678 1990-02-30", "birth_date"),
-    ("ZHANG WEI 1990-01-01", "number"),
-])
-def test_what_is_missing_is_named(text, missing):
-    with pytest.raises(PassportProblem) as info:
-        parse(text, TODAY)
-    assert str(info.value) == missing
-
-
-@pytest.mark.parametrize("text", ["YJ7K4M2P", "取消订单 YJ7K4M2P", "13812345678", "+82 10 1234 5678", "KE123航班",
-                                  "1000人民币", "oAbc1234567890", "E1234567890", "景福宫几点开门"])
-def test_other_messages_are_not_passport_details(text):
-    assert not mentions_passport(text)
-
-
 # --- filing under bookings, on both back-ends ---------------------------------------------------------
 DMZ = product("dmz_tour", passport=True)
+
 LATER = DAY + timedelta(days=7)
+
 ZHANG = Passport("ZHANG WEI", "E12345678", "CHN", date(1990, 1, 1))
+
 LI = Passport("LI NA", "E87654321", "CHN", date(1992, 5, 6))
+
 WANG = Passport("WANG WU", "E11112222", "CHN", date(1980, 1, 1))
 
 
@@ -108,7 +74,7 @@ def bookings_catalogue():  # type: ignore[no-untyped-def]
 # --- through the chat, the staff export and the page ----------------------------------------------------
 def test_chat_export_and_page(app, tmp_path):
     from bot.infra.clock import Clock
-    from tests.conftest import WeChat
+    from tests.support import WeChat
 
     ext = app.extensions["yjy"]
     with ext.db.session() as s:

@@ -10,7 +10,7 @@ from bot.infra.clock import SEOUL
 from bot.infra.yamlfile import SourceError
 from bot.travel.places import Hours, Place, distance_m, load_places
 
-CONTENT = Path(__file__).resolve().parent.parent / "content"
+CONTENT = Path(__file__).resolve().parents[2] / "content"
 CATEGORIES = {"palace_history", "hallyu", "shopping", "food", "beauty_medical", "nature_park", "museum_culture",
               "nightlife_view", "family_theme"}
 

@@ -1,5 +1,6 @@
 """Sending broadcasts against the fake WeChat API over real HTTP: batches, resume, retries, quota stop,
 job-finish accounting."""
+
 from __future__ import annotations
 
 import re
@@ -360,14 +361,3 @@ def test_texts_per_language_go_to_the_right_followers(ext, fake_api):
 
     only_en = plan(ext, {"language": "en"}, {"text": texts, "audience": {"language": "en"}})
     assert [b.lang for b in batches_of(ext, only_en.broadcast_id)] == ["en"]
-
-
-def test_texts_per_language_need_the_default_one():
-    from bot.broadcasts.planning import SpecError, validate_spec
-
-    with pytest.raises(SpecError) as info:
-        validate_spec({"name": "x", "audience": {"all": True}, "text": {"en": "hi"}})
-    assert info.value.field == "text.zh-CN"
-    with pytest.raises(SpecError) as info:
-        validate_spec({"name": "x", "audience": {"all": True}, "text": {"zh-CN": "你好", "en": ""}})
-    assert info.value.field == "text.en"

@@ -28,7 +28,7 @@ def test_subscribe_message_unsubscribe_lifecycle(wechat, openid):
 
 
 def test_a_message_creates_a_missing_follower_and_touches_last_active(app_factory, openid):
-    from tests.conftest import WeChat
+    from tests.support import WeChat
 
     app = app_factory(followers__touch_every_seconds=0)
     wx = WeChat(app)

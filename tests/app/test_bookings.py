@@ -2,54 +2,23 @@
 
 Run on both back-ends; the concurrency tests need PostgreSQL (many connections writing at once).
 """
+
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.bookings import orders as bookings
 from bot.broadcasts.segments import parse_segment
-from bot.conversation.content import Content
 from bot.infra.clock import SEOUL
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, Follower, FollowerInterest, ProductRow, SlotInventory
-from bot.infra.yamlfile import SourceError
-from bot.travel.products import Catalogue, Product, load_catalogue
-
-T = {"zh-CN": "x", "en": "x"}
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
-DAY = date(2026, 12, 5)
-
-
-def product(pid: str = "dmz_tour", **changes) -> Product:  # type: ignore[no-untyped-def]
-    base = Product(id=pid, name={"zh-CN": f"测试{pid}", "en": pid}, aliases=(), category="tour", summary=T,
-                   includes=T, meeting_point=T, duration=T, adult_krw=70000, child_krw=50000, capacity=5,
-                   slots=("07:30", "12:30"), start="07:30", days=frozenset(range(7)), closed_dates=frozenset(),
-                   lead_hours=24, max_party=None, free_cancel_hours=48, cancel_text=T, notes={}, attraction=None,
-                   interests=(), source="test", line=1)
-    return replace(base, **changes)
-
-
-def catalogue(*products: Product) -> Catalogue:
-    return Catalogue({p.id: p for p in products}, checked="", file="test")
-
-
-def fresh_db(url: str, *products: Product) -> Database:
-    """The schema at head with no booking data (the servers back-end shares one schema per test run)."""
-    database = Database(url)
-    database.upgrade()
-    with database.session() as s:
-        for table in ("coupon_claims", "group_requests", "booking_travelers", "bookings", "slot_inventory",
-                      "products", "follower_interests"):
-            s.execute(text(f"DELETE FROM {table}"))
-    bookings.sync_catalogue(database, catalogue(product(), *products), NOW.date())
-    return database
+from tests.builders import DAY, NOW, catalogue, fresh_db, order, product
 
 
 @pytest.fixture
@@ -57,12 +26,6 @@ def db(backend):  # type: ignore[no-untyped-def]
     database = fresh_db(backend.database_url)
     yield database
     database.dispose()
-
-
-def order(openid: str = "o-1", seats: int = 1, key: str | None = None, p: Product | None = None,
-          slot: str = "07:30") -> bookings.Order:
-    return bookings.Order(openid=openid, product=p or product(), day=DAY, slot=slot, adults=seats, children=0,
-                          contact_name="张伟", phone="+8613812345678", flow_key=key or bookings.new_flow_key())
 
 
 def count(db: Database) -> int:
@@ -160,20 +123,6 @@ def test_a_booking_or_group_request_counts_as_interest_in_the_products_categorie
     with db.session() as s:
         s.merge(Follower(openid="o-1", subscribed=True, created_at=NOW))
     assert list(parse_segment({"interests": ["museum_culture"]}).openids_in(db)) == ["o-1"]
-
-
-@pytest.mark.parametrize("new", ["interests: [kpop]", "interests: hallyu", "interests: [{hallyu: 1}]"])
-def test_product_interests_must_be_category_ids_and_errors_name_file_and_line(tmp_path, new):
-    shipped = Path(__file__).resolve().parent.parent / "content"
-    text_ = (shipped / "products.yaml").read_text(encoding="utf-8")
-    line = text_[:text_.index("\n    interests: [hallyu]")].count("\n") + 2
-    path = tmp_path / "products.yaml"
-    path.write_text(text_.replace("\n    interests: [hallyu]", "\n    " + new), encoding="utf-8")
-    content = Content.load(shipped)
-    with pytest.raises(SourceError) as info:
-        load_catalogue(path, {p.id for p in content.places}, set(content.categories.items))
-    assert f"{path}, line {line}: products.3.interests" in str(info.value)
-    assert "interests" in str(info.value) and "hallyu" in str(info.value)  # the choices are listed
 
 
 # --- cancellation ---------------------------------------------------------------------------------

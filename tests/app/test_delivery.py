@@ -8,7 +8,7 @@ from rq import SimpleWorker
 
 from bot.devtools import sender as build
 from tests import probe_handlers
-from tests.conftest import WeChat
+from tests.support import WeChat
 
 
 def _probe_app(app_factory, **overrides):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from bot.cli import main
 from bot.devtools import conversations
-from tests.conftest import AES_KEY, APPID, TOKEN
+from tests.support import AES_KEY, APPID, TOKEN
 
 BIN = Path(sys.executable).parent
 GOOD = """\
@@ -191,7 +191,7 @@ def test_unreachable_live_server_is_an_error_not_a_pass(tmp_path, capsys):
 def test_the_installed_entry_point_replays_the_shipped_fixtures(tmp_path):
     report = tmp_path / "junit.xml"
     done = subprocess.run([str(BIN / "yijiyou"), "replay", "tests/conversations/", "-q", "--junit", str(report)],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 failed" in done.stdout
     suites = ET.parse(report).getroot().findall("testsuite")

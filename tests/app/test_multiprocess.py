@@ -18,10 +18,10 @@ import requests
 
 from bot.devtools import sender as build
 from bot.devtools.sender import WeChatSender
-from tests.conftest import AES_KEY, APPID, REDIS_URL, SECRET, TOKEN
+from tests.support import AES_KEY, APPID, REDIS_URL, SECRET, TOKEN
 
 pytestmark = pytest.mark.servers
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -1,26 +1,18 @@
 """Campaign coupons: the content file, the discount rules, claims once per follower, spent by one booking."""
+
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from bot.bookings import coupons
-from bot.bookings import orders as bookings
-from bot.bookings.coupons import Coupon, Coupons, load_coupons
+from bot.bookings.coupons import Coupons, load_coupons
 from bot.infra.yamlfile import SourceError
-from tests.test_bookings import NOW, catalogue, fresh_db, order, product
+from tests.builders import NOW, coupon
 
 TODAY = NOW.date()
 
 
-def coupon(cid: str = "winter", **changes) -> Coupon:  # type: ignore[no-untyped-def]
-    base = Coupon(id=cid, name={"zh-CN": "冬日券", "en": "winter"}, words=frozenset({"首尔冬日"}),
-                  qrscenes=frozenset({"campaign_x"}), discount_krw=10000, percent=0, max_krw=None,
-                  min_total_krw=50000, products=frozenset(), valid_from=date(2026, 11, 1),
-                  valid_until=date(2027, 2, 28))
-    return replace(base, **changes)
 
 
 @pytest.mark.parametrize("c,product_id,total,expected", [
@@ -59,23 +51,3 @@ def test_content_errors_name_file_and_line(tmp_path, body, line, words):
     with pytest.raises(SourceError) as info:
         load_coupons(path, {"dmz_tour"})
     assert f"line {line}" in str(info.value) and words in str(info.value) and "coupons.yaml" in str(info.value)
-
-
-def test_claim_once_spend_once_and_cancel_gives_it_back(backend):
-    db = fresh_db(backend.database_url)
-    c = coupon()
-    assert coupons.claim(db, "o-1", c) is True
-    assert coupons.claim(db, "o-1", c) is False  # once per follower
-    held, amount = coupons.best(db, Coupons({"winter": c}), "o-1", "dmz_tour", 70000, TODAY)
-    assert held is c and amount == 10000
-
-    b = bookings.book(db, replace(order(), coupon_id="winter", discount_krw=10000), NOW)
-    assert b.total_krw == 60000
-    assert coupons.best(db, Coupons({"winter": c}), "o-1", "dmz_tour", 70000, TODAY) == (None, 0)
-    with pytest.raises(bookings.CouponSpent):  # a second booking cannot spend it again
-        bookings.book(db, replace(order(), coupon_id="winter", discount_krw=10000), NOW)
-    assert bookings.remaining(db, product(), order().day, "07:30") == 4  # the failed one took no seat
-
-    assert bookings.cancel(db, catalogue(product()), "o-1", b.ref, NOW).status == "cancelled"
-    assert coupons.best(db, Coupons({"winter": c}), "o-1", "dmz_tour", 70000, TODAY)[1] == 10000
-    db.dispose()

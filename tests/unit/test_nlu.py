@@ -12,7 +12,7 @@ from bot.travel.money import MoneyParser
 from bot.travel.places import Hours, Place, Places
 from bot.travel.products import Catalogue
 
-CONTENT = Path(__file__).resolve().parent.parent / "content"
+CONTENT = Path(__file__).resolve().parents[2] / "content"
 
 
 def make(pid: str, zh: str, en: str, aliases: tuple[str, ...] = (), category: str = "shopping") -> Place:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.devtools import sender as build
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.db.models import Booking, ProductRow
-from tests.conftest import WeChat
+from tests.support import WeChat
 
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
 STEPS = ["我想订乱打秀", "12月5日", "20:00", "2人", "张伟", "13812345678"]

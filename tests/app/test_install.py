@@ -40,9 +40,9 @@ from packaging.version import Version
 from bot.devtools import sender as build
 from bot.devtools.fake_api import FakeWeChatAPI
 from bot.devtools.sender import WeChatSender
-from tests.conftest import APPID, TOKEN
+from tests.support import APPID, TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOT_SHIPPED = shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", "*.egg-info", "build", "dist",
                                      ".pytest_cache", "tests", "bench", "docs", "*.sqlite3*", "node_modules")
 
@@ -201,7 +201,7 @@ def service_env(installed: Installed, redis_url: str, database_url: str, port: i
 @pytest.fixture(params=["embedded", pytest.param("servers", marks=pytest.mark.servers)])
 def storage(request: pytest.FixtureRequest, installed: Installed) -> tuple[str, str]:
     if request.param == "servers":
-        from tests.conftest import REDIS_URL
+        from tests.support import REDIS_URL
 
         request.getfixturevalue("real_redis")
         return REDIS_URL, request.getfixturevalue("pg_url")

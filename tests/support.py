@@ -1,0 +1,77 @@
+"""What the tests share besides fixtures: the test account's secrets, the servers from the environment,
+the app's config for a back-end, and a stand-in for WeChat's servers that signs (and encrypts) requests."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.devtools import sender as build
+from bot.devtools.fake_api import FakeWeChatAPI
+from bot.devtools.sender import WeChatSender
+from bot.infra.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+CONVERSATIONS = ROOT / "tests" / "conversations"
+
+TOKEN = "yjyTestToken2026"
+APPID = "wx5823bf96d3bd56c7"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+SECRET = "test-app-secret-value-0001"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SERVERS_CONFIGURED = bool(REDIS_URL and DATABASE_URL)
+
+
+@dataclass
+class Backend:
+    name: str
+    redis_url: str
+    database_url: str
+    # embedded: the SQLite file app_factory fills with a copy of the migrated template if it is still absent
+    sqlite_path: Path | None = field(default=None, repr=False)
+    # servers: database_url is this test's own copy of the migrated template (no Alembic run needed)
+    migrated: bool = field(default=False, repr=False)
+
+
+def make_config(backend: Backend, fake_api: FakeWeChatAPI, **overrides: Any):  # type: ignore[no-untyped-def]
+    values = {
+        "wechat.token": TOKEN, "wechat.appid": APPID, "wechat.encoding_aes_key": AES_KEY,
+        "wechat.appsecret": SECRET, "wechat.api_base_url": fake_api.base_url,
+        "redis.url": backend.redis_url, "database.url": backend.database_url,
+        "public_base_url": "https://yjy.example.com",
+        **{k.replace("__", "."): v for k, v in overrides.items()},
+    }
+    # The embedded back-end in tests is the dev runner's storage without its generated secrets.
+    return load_config(environ={"BOT_ALLOW_MEMORY_REDIS": "1"}, overrides=values, dev=False)
+
+
+class WeChat:
+    """Plays WeChat's servers against the app: signed (and in safe mode encrypted) requests."""
+
+    def __init__(self, app, mode: str = "plain") -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self.client = app.test_client()
+        self.sender = WeChatSender(TOKEN, APPID, AES_KEY, mode)
+
+    def post(self, xml: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+        req = self.sender.request(xml, **kwargs)
+        return self.client.post("/wechat", query_string=req.query, data=req.body,
+                                content_type="text/xml")
+
+    def reply(self, xml: str, **kwargs: Any) -> dict[str, Any] | str:
+        """Send and return the parsed reply (a dict), or "success"."""
+        from bot.wechat.protocol import parse_xml
+
+        response = self.post(xml, **kwargs)
+        assert response.status_code == 200, response.data
+        body = self.sender.read_reply(response.data)
+        return body if body == "success" else parse_xml(body.encode("utf-8"))
+
+    def say(self, openid: str, content: str, **message: Any) -> dict[str, Any] | str:
+        """A text message; `message` takes msg_id / create_time."""
+        return self.reply(build.text(openid, content, **message))
