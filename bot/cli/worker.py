@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker for late replies and broadcasts, inside this app's context."""
-    from rq import Worker
+    from bot.infra.queue import Worker
 
     ext = current_app.extensions["yjy"]
     if ext.config.embedded_redis:

@@ -8,11 +8,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import rq
 from rq import Queue, Retry
+from rq.worker import BaseWorker
 
 LATE_REPLY_JOB = "bot.jobs.deliver_late_reply"
 BOOKING_CONFIRMATION_JOB = "bot.jobs.send_booking_confirmation"
 BROADCAST_JOB = "bot.jobs.send_broadcast"
+
+
+# How often a worker's pubsub thread (stop and kill commands from `rq`) wakes up. RQ polls every 60 s, and
+# since redis-py 8.2 stopping that thread waits for it: a worker took up to a minute to exit (a `--burst`
+# run, a deploy's SIGTERM). One second costs one idle Redis read a second.
+PUBSUB_POLL_SECONDS = 1.0
+
+
+class _QuickStop(BaseWorker):
+    """Mixed into RQ's worker classes (both derive from BaseWorker: the fork-or-not choice stays theirs)."""
+
+    def subscribe(self) -> None:
+        """RQ's subscription, with a pubsub thread that notices `stop` within PUBSUB_POLL_SECONDS."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ annotates it as None
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+
+class Worker(_QuickStop, rq.Worker):
+    """The worker `flask --app wsgi worker` runs: each job in a forked work horse, as RQ does."""
+
+
+class SimpleWorker(_QuickStop, rq.SimpleWorker):
+    """Jobs in the worker's own process (tests, and platforms without fork)."""
 
 
 def make_queue(redis_client: Any, name: str, run_inline: bool) -> Queue:

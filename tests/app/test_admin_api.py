@@ -91,7 +91,7 @@ def test_send_is_queued_for_the_worker(admin, fake_api):
     assert queued.status_code == 202
     ext = admin.extensions["yjy"]
     if not ext.config.embedded_redis:  # real Redis: run the RQ worker the job waits for
-        from rq import SimpleWorker
+        from bot.infra.queue import SimpleWorker
 
         with admin.app_context():
             SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)

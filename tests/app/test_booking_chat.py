@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from bot.devtools import sender as build
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.db.models import Booking, ProductRow
+from bot.infra.queue import SimpleWorker
 from tests.support import WeChat
 
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)

@@ -79,7 +79,7 @@ def test_queue_send_enqueues_the_job_by_its_path(app, service, fake_api):
         return
     (job,) = ext.queue.get_jobs()
     assert job.func_name == SEND_JOB == "bot.jobs.send_broadcast" and job.args == (plan.broadcast_id,)
-    from rq import SimpleWorker
+    from bot.infra.queue import SimpleWorker
 
     with app.app_context():
         SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)

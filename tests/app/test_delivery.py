@@ -4,9 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
-from rq import SimpleWorker
-
 from bot.devtools import sender as build
+from bot.infra.queue import SimpleWorker
 from tests import probe_handlers
 from tests.support import WeChat
 
