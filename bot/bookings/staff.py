@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from bot.bookings import passports
 from bot.infra.clock import Clock
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BookingTraveler
+from bot.travel.products import Catalogue
 
 CSV_HEADER = ["product", "day", "slot", "booking", "name", "passport_no", "nationality", "birth_date", "contact",
               "phone"]
@@ -68,10 +69,19 @@ class CheckpointList:
 
 
 class Staff:
-    """Bookings as staff handle them, over the database and the product catalogue (content/products.yaml)."""
+    """Bookings as staff handle them, over the database and the product catalogue (content/products.yaml).
 
-    def __init__(self, db: Database, products: Any, clock: Clock) -> None:
-        self.db, self.products, self.clock = db, products, clock
+    `products` may be the catalogue or a callable giving it: the purge needs no content, and loading it
+    would cost a command a second.
+    """
+
+    def __init__(self, db: Database, products: Catalogue | Callable[[], Catalogue], clock: Clock) -> None:
+        self.db, self.clock = db, clock
+        self._products = products
+
+    @property
+    def products(self) -> Catalogue:
+        return self._products() if callable(self._products) else self._products
 
     def checkpoint_list(self, day: date, product_id: str | None = None) -> CheckpointList:
         """`day`'s confirmed bookings of every product marked `passport: true`, or of `product_id` only."""
@@ -103,4 +113,4 @@ def write_csv(found: CheckpointList, path: str) -> None:
 def staff(ext: Any) -> Staff:
     """Staff operations over an app's services: `current_app.extensions["yjy"]` or its `Services`."""
     services = getattr(ext, "services", ext)
-    return Staff(services.db, services.content.products, services.clock)
+    return Staff(services.db, lambda: services.content.products, services.clock)

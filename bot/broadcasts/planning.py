@@ -27,7 +27,6 @@ from bot.infra.db.models import Broadcast, BroadcastBatch
 MAX_PER_CALL = 10_000
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 BEIJING = ZoneInfo("Asia/Shanghai")
-MIN_PER_CALL = 2
 
 
 def batches(openids: Iterable[str], size: int = MAX_PER_CALL) -> Iterator[list[str]]:

@@ -106,7 +106,6 @@ class Cards:
         self.env = compiled.env
         self.pages = compiled.pages
         self.ui = compiled.ui
-        self.languages = sorted(self.ui)
 
     def lang(self, lang: str) -> str:
         return lang if lang in self.ui else DEFAULT_LANG

@@ -59,7 +59,6 @@ ENV_OVERRIDES: dict[str, str] = {
     "BOOKING_TEMPLATE_ID": "bookings.template_id",
     "LINK_SECRET": "bookings.link_secret",
 }
-SECRET_KEYS = {"wechat.token", "wechat.appsecret", "wechat.encoding_aes_key", "admin.tokens"}
 
 
 class ConfigError(SourceError):
