@@ -30,6 +30,6 @@ def language(msg: Incoming, ctx: Context) -> Reply:
         lang = "zh-CN"
     else:  # "语言" / "language": switch to the other one
         lang = "zh-CN" if ctx.lang == "en" else "en"
-    ctx.state["lang"] = lang
+    ctx.state["lang"], ctx.state["lang_chosen"] = lang, True
     followers.set_language(ctx.services.db, msg.openid, lang)
     return ctx.cards.text("language_set", lang)

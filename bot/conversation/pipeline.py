@@ -13,10 +13,12 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
+from bot.conversation.language import detect
 from bot.conversation.router import Context, Outcome
 from bot.conversation.state import Claim
 from bot.followers import records as followers
 from bot.infra import queue
+from bot.infra.text import mask_numbers
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import SUCCESS, Reply
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Sent by WeChat itself (FromUserName is not a traveler): no follower record, no conversation state.
 SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish"})
+DEFAULT_LANG = "zh-CN"
+RECENT_MESSAGES = 5  # the traveler's last texts kept in the state (digits masked) for a hand-off
 
 Result = tuple[Reply, "dict[str, Any] | None"]
 
@@ -83,7 +87,9 @@ class Pipeline:
                  f", intent={decision.intent} score={decision.score:.2f}" if decision.intent else "")
         if decision.route is None:
             return replies.no_reply(), state
-        lang = state.get("lang") or self._follower_language(msg, claim.degraded)
+        if msg.text:  # what staff see of the conversation when the traveler asks for a person
+            state["recent"] = [*state.get("recent", [])[-(RECENT_MESSAGES - 1):], mask_numbers(msg.text[:120])]
+        lang = self._language(msg, state, claim.degraded)
         state["lang"] = lang
         ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
                       intent=decision.intent, captures=dict(decision.captures), openid=msg.openid)
@@ -96,14 +102,26 @@ class Pipeline:
             return result.reply, result.state
         return result, ctx.state
 
+    def _language(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> str:
+        """A language the traveler chose wins (语言 / English, kept in the state and on the follower row);
+        otherwise the language this message is written in, else the conversation's so far."""
+        if state.get("lang_chosen"):
+            return str(state["lang"])
+        if "lang" not in state:  # a new conversation: did this follower choose a language before?
+            stored = self._follower_language(msg, degraded)
+            if stored != DEFAULT_LANG:  # followers start in zh-CN: any other language was chosen
+                state["lang_chosen"] = True
+                return stored
+        return detect(msg.text) or state.get("lang") or DEFAULT_LANG
+
     def _follower_language(self, msg: Incoming, degraded: bool) -> str:
         """The follower's chosen language, read once per conversation (then it lives in the state)."""
         if not degraded and msg.event not in SYSTEM_EVENTS:
             try:
-                return followers.language(self.s.db, msg.openid) or "zh-CN"
+                return followers.language(self.s.db, msg.openid) or DEFAULT_LANG
             except Exception:  # noqa: BLE001 - a reply in Chinese beats no reply
                 log.exception("could not read the language of %s", msg.openid)
-        return "zh-CN"
+        return DEFAULT_LANG
 
     def _record_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
         """Subscribe / unsubscribe always; other activity at most every `touch_every_seconds`."""

@@ -218,6 +218,10 @@ class Reply:
         return cls(str(data.get("MsgType")), str(data.get("Content", "")), raw=body)
 
 
+# What every conversation state carries beside a flow or context: "state: null" ignores these.
+HOUSEKEEPING = ("rev", "lang", "lang_chosen", "seen", "recent")
+
+
 def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) -> list[str]:
     """What does not hold, as readable lines (empty when everything holds)."""
     problems = []
@@ -247,7 +251,7 @@ def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) ->
     if "state" in expect:
         wanted = expect["state"]
         if wanted is None:
-            if state and any(k for k in state if k not in ("rev", "lang", "seen")):
+            if state and any(k for k in state if k not in HOUSEKEEPING):
                 problems.append(f"expected no conversation state, got {state}")
         else:
             for key, value in wanted.items():
