@@ -12,7 +12,17 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 # Words that only an English sentence has: a name in Latin letters ("ZHANG WEI E12345678", "Myeongdong
 # Station") or pinyin ("jingfugong") is not English, "how do I get to Myeongdong" is.
-_ENGLISH = frozenset(["a", "an", "the", "to", "of", "in", "on", "at", "for", "from", "with", "and", "or", "but", "not", "no", "yes", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "can", "could", "would", "will", "should", "may", "i", "i'm", "me", "my", "mine", "you", "your", "we", "our", "us", "they", "them", "it", "it's", "this", "that", "these", "those", "there", "here", "how", "what", "what's", "where", "where's", "when", "which", "who", "why", "whose", "please", "thanks", "thank", "thx", "hi", "hello", "hey", "bye", "sorry", "ok", "okay", "much", "many", "any", "some", "more", "most", "near", "nearby", "around", "get", "go", "going", "want", "need", "have", "has", "had", "lost", "find", "help", "tell", "know", "like", "open", "opening", "close", "closing", "hours", "time", "price", "cost", "ticket", "tickets", "book", "booking", "buy", "eat", "food", "drink", "today", "tomorrow", "tonight", "now", "way", "best", "good", "cheap", "far", "long", "take", "walk", "bus", "subway", "taxi", "station", "airport", "hotel", "change", "exchange", "money", "rate", "refund", "weather", "rain", "cold", "hot", "is", "there"])
+_ENGLISH_WORDS = """
+a an the to of in on at for from with and or but not no yes is are was were be been am do does did
+can could would will should may i i'm me my mine you your we our us they them it it's this that
+these those there here how what what's where where's when which who why whose please thanks thank
+thx hi hello hey bye sorry ok okay much many any some more most near nearby around get go going want
+need have has had lost find help tell know like open opening close closing hours time price cost
+ticket tickets book booking buy eat food drink today tomorrow tonight now way best good cheap far
+long take walk bus subway taxi station airport hotel change exchange money rate refund weather rain
+cold hot
+"""
+_ENGLISH = frozenset(_ENGLISH_WORDS.split())
 
 
 def detect(text: str) -> str | None:
