@@ -14,11 +14,12 @@ from typing import Any
 
 from bot.bookings import coupons, links, passports
 from bot.bookings import orders as bookings
-from bot.bookings.draft import FLOW, LAST_BOOKING_KEY, Ask, BookingDraft, Facts, Problem, Step
+from bot.bookings.draft import FLOW, LAST_BOOKING_KEY, Ask, BookingDraft, Facts, Problem, Step, answers
 from bot.bookings.parsing import Party, strip_change
 from bot.conversation.nlu import parse_pick
 from bot.conversation.router import Context, Outcome, Router
 from bot.infra import queue
+from bot.infra.clock import SEOUL
 from bot.travel.products import Product
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
@@ -63,7 +64,11 @@ def confirm_outside_flow(msg: Incoming, ctx: Context) -> Reply:
 
 
 # --- the flow -------------------------------------------------------------------------------------
-@router.on_step(FLOW)
+def _answers_step(text: str, state: dict[str, Any]) -> bool:
+    return answers(Step.parse(state.get("step")), text, datetime.now(SEOUL).date())
+
+
+@router.on_step(FLOW, accepts=_answers_step)
 def step(msg: Incoming, ctx: Context) -> Outcome:
     facts = _facts(ctx)
     draft = BookingDraft.from_state(ctx.state) or BookingDraft()
@@ -74,6 +79,8 @@ def step(msg: Incoming, ctx: Context) -> Outcome:
     if not text:
         return _ask(ctx, facts, draft, Ask(current, Problem.NEED_TEXT))
     understood = ctx.services.content.understander.understand(text)
+    if understood and understood.intent == "resume":  # "继续" after a question outside the flow
+        return _ask(ctx, facts, draft, Ask(current))
     if understood and understood.intent == "book" and understood.captures.get("product"):
         if understood.captures["product"] == draft.product_id:
             return _ask(ctx, facts, draft, Ask(current))  # "订DMZ" again while booking it: where we are

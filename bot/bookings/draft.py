@@ -15,13 +15,14 @@ and written back in the new form.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.bookings.parsing import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot
+from bot.bookings.parsing import Party, parse_date, parse_name, parse_party, parse_phone, parse_slot, strip_change
 from bot.infra.text import normalize
 from bot.travel.products import Catalogue, Product
 
@@ -424,3 +425,37 @@ def _same_day_in(day: date, year: int) -> date | None:
         return day.replace(year=year)
     except ValueError:  # 29 February
         return None
+
+
+_ANY_TIME = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45))
+_DAYPARTS = ("09:00", "14:00", "20:00")  # one slot in the morning, afternoon and evening
+_PICK = re.compile(r"(第)?([0-9]{1,2}|[一二三四五六七八九十]{1,3})(个|号|项)?")
+_LONGEST_NAME = 6  # characters of a Chinese name ("欧阳娜娜"); a longer Chinese text is a sentence
+
+
+def answers(step: Step | None, text: str, today: date) -> bool:
+    """Whether `text` answers the booking question at `step`, or changes an answer ("改成周日").
+
+    The router asks this before taking a message out of the flow: "周六" at the date question stays in the
+    flow, "我护照丢了怎么办" does not. Steps whose answers are the flow's own words (product names, 确认) say
+    no here: the router keeps those in the flow anyway.
+    """
+    text = text.strip()
+    if not text or step is None:
+        return False
+    if strip_change(text) is not None:
+        return True
+    if step is Step.DATE:
+        return parse_date(text, today) is not None
+    if step in (Step.PRODUCT, Step.SLOT) and _PICK.fullmatch(normalize(text)):
+        return True  # a number from the list shown
+    if step is Step.SLOT:  # a clock time, or a part of the day ("晚上") that one slot would fit
+        return parse_slot(text, _ANY_TIME) is not None or any(parse_slot(text, (t,)) for t in _DAYPARTS)
+    if step is Step.PARTY:
+        return parse_party(text) is not None
+    if step is Step.PHONE:
+        return parse_phone(text) is not None
+    if step is Step.NAME:
+        name = parse_name(text)
+        return name is not None and (len(name.split()) <= 4 if name.isascii() else len(name) <= _LONGEST_NAME)
+    return False

@@ -10,8 +10,8 @@ import re
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
-# Words that only an English sentence has: a name in Latin letters ("ZHANG WEI E12345678", "Myeongdong
-# Station") or pinyin ("jingfugong") is not English, "how do I get to Myeongdong" is.
+# Words that only an English sentence has: a name in Latin letters ("ZHANG WEI E12345678", "Myeongdong")
+# or pinyin ("jingfugong") is not English, "how do I get to Myeongdong" is.
 _ENGLISH_WORDS = """
 a an the to of in on at for from with and or but not no yes is are was were be been am do does did
 can could would will should may i i'm me my mine you your we our us they them it it's this that

@@ -13,6 +13,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
+from wechatpy.replies import ArticlesReply, TextReply
+
 from bot.conversation.language import detect
 from bot.conversation.router import Context, Outcome
 from bot.conversation.state import Claim
@@ -98,9 +100,12 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a handler bug must become an apology, never a 500
             log.exception("handler %s failed on %s", decision.route.name, msg.dedup_key)
             return self.s.cards.text("apology", lang), state
-        if isinstance(result, Outcome):
-            return result.reply, result.state
-        return result, ctx.state
+        reply, new_state = (result.reply, result.state) if isinstance(result, Outcome) else (result, ctx.state)
+        if decision.pending_flow and new_state and new_state.get("flow") == decision.pending_flow:
+            # Answered something else in the middle of a flow: one line says the flow is still waiting.
+            reminder = self.s.cards.text("flow_reminder", lang, flow=new_state["flow"], step=new_state.get("step"))
+            reply = _with_footer(reply, reminder.content)
+        return reply, new_state
 
     def _language(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> str:
         """A language the traveler chose wins (语言 / English, kept in the state and on the follower row);
@@ -148,3 +153,14 @@ class Pipeline:
                 queue.enqueue_late_reply(self.s.queue, msg.openid, payload, msg.dedup_key)
         except Exception:  # noqa: BLE001 - runs in a callback thread: log, do not lose silently
             log.exception("could not queue the late reply for %s", msg.dedup_key)
+
+
+def _with_footer(reply: Reply, line: str) -> Reply:
+    """`reply` with `line` after its text (a text reply) or its first article's description (news)."""
+    if isinstance(reply, TextReply):
+        return replies.text(f"{reply.content}\n\n{line}")
+    if isinstance(reply, ArticlesReply) and reply.articles:
+        first = dict(reply.articles[0])
+        first["description"] = f"{first.get('description', '')}\n{line}".strip()
+        reply.articles = [first, *reply.articles[1:]]
+    return reply

@@ -8,7 +8,7 @@ handler: registering it twice is an error at start-up, never a silent shadow.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from bot.conversation.nlu import Understander
@@ -42,12 +42,19 @@ class Outcome:
 Handler = Callable[[Incoming, Context], "Reply | Outcome"]
 
 
+# Whether a text answers the question a flow's step asks (see Router.on_step).
+Accepts = Callable[[str, dict[str, Any]], bool]
+# An intent this sure takes a message out of a flow's step, unless the step takes the text as its answer.
+DIGRESSION_SCORE = 0.9
+
+
 @dataclass(frozen=True)
 class Route:
     kind: str  # step | event | click | location | intent | message | fallback
     value: str
     handler: Handler
     router: str
+    accepts: Accepts | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -61,10 +68,10 @@ class Router:
         self.name = name
         self.routes: list[Route] = []
 
-    def _add(self, kind: str, values: Iterable[str]) -> Callable[[Handler], Handler]:
+    def _add(self, kind: str, values: Iterable[str], accepts: Accepts | None = None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for value in values:
-                self.routes.append(Route(kind, value, handler, self.name))
+                self.routes.append(Route(kind, value, handler, self.name, accepts))
             return handler
         return register
 
@@ -82,8 +89,10 @@ class Router:
     def on_location(self) -> Callable[[Handler], Handler]:
         return self._add("location", ["*"])
 
-    def on_step(self, flow: str, step: str = "*") -> Callable[[Handler], Handler]:
-        return self._add("step", [f"{flow}:{step}"])
+    def on_step(self, flow: str, step: str = "*", accepts: Accepts | None = None) -> Callable[[Handler], Handler]:
+        """The flow's next message. `accepts(text, state)` says whether a text answers the current step: one
+        that does not, and is confidently something else, is answered as that instead (the flow waits)."""
+        return self._add("step", [f"{flow}:{step}"], accepts)
 
     def on_message(self, *kinds: str) -> Callable[[Handler], Handler]:
         """Message kinds with no text to understand: image, video, link, file ..."""
@@ -96,7 +105,8 @@ class Router:
 # The order in which a message finds its handler: the first step that matches answers.
 PRIORITY: tuple[tuple[str, str], ...] = (
     ("global", "a global command in the text (帮助, 取消 ...) wins over everything"),
-    ("step", "the flow in progress (state flow + step), then the flow's catch-all step"),
+    ("step", "the flow in progress (state flow + step), unless the text does not answer the step and is surely "
+             "something else: a menu click, an event, a location, an intent scoring >= DIGRESSION_SCORE"),
     ("click", "a custom-menu CLICK key (exact, then PREFIX_*)"),
     ("event", "any other event, by name"),
     ("location", "a location message, LOCATION event or location_select"),
@@ -118,6 +128,7 @@ class Decision:
     intent: str = ""
     score: float = 0.0
     captures: dict[str, Any] = field(default_factory=dict)
+    pending_flow: str = ""  # a flow in progress this message stepped out of (its reply reminds the traveler)
 
 
 class Dispatcher:
@@ -157,7 +168,10 @@ class Dispatcher:
         if flow:
             route = self.table.get(("step", f"{flow}:{step}")) or self.table.get(("step", f"{flow}:*"))
             if route:
-                return Decision(route, f"flow {flow}:{step}")
+                other = self._outside_flow(msg, match, route, state)
+                if other is None:
+                    return Decision(route, f"flow {flow}:{step}")
+                return replace(other, reason=f"{other.reason}, outside flow {flow}:{step}", pending_flow=str(flow))
         if msg.kind == "event":
             if msg.event == "click":
                 route = self.table.get(("click", msg.key)) or self._click_prefix(msg.key)
@@ -176,6 +190,28 @@ class Dispatcher:
         if not msg.known:
             return Decision(None, f"unknown message type {msg.kind}")
         return Decision(self.table.get(("fallback", "*")), "fallback")
+
+    def _outside_flow(self, msg: Incoming, match: Any, step: Route, state: dict[str, Any]) -> Decision | None:
+        """What a message in a flow is instead of the step's answer, if it surely is something else.
+
+        The one rule for every flow: a menu click or event another handler answers, a location, or a text the
+        step does not take (`accepts`) that names another handler's intent with a high score. The flow's own
+        words (确认, 订X, 改成...) and everything uncertain stay with the step.
+        """
+        if msg.kind == "event" and msg.event == "click":
+            route = self.table.get(("click", msg.key)) or self._click_prefix(msg.key)
+            return Decision(route, f"menu {msg.key}") if route and route.router != step.router else None
+        if msg.location and ("location", "*") in self.table:
+            return Decision(self.table[("location", "*")], "location")
+        if msg.kind == "event" and ("event", msg.event) in self.table:
+            return Decision(self.table[("event", msg.event)], f"event {msg.event}")
+        if not (match and match.score >= DIGRESSION_SCORE and ("intent", match.intent) in self.table):
+            return None
+        if self.table[("intent", match.intent)].router == step.router:
+            return None
+        if step.accepts is not None and step.accepts(msg.text, state):
+            return None
+        return self._intent(match, "intent")
 
     def answers_click(self, key: str) -> bool:
         """Whether a menu key reaches a handler (else the traveler would get the fallback reply)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bookings.draft import Ask, BookingDraft, Facts, Problem, Step
+from bot.bookings.draft import Ask, BookingDraft, Facts, Problem, Step, answers
 from bot.bookings.parsing import Party
 from bot.infra import yamlfile
 from bot.infra.clock import SEOUL
@@ -313,3 +313,16 @@ def test_a_legacy_draft_from_the_first_question_converts_too(catalogue):
 def test_a_state_without_a_draft_or_with_a_broken_day_is_read_safely():
     assert BookingDraft.from_state({"lang": "zh-CN"}) is None
     assert BookingDraft.from_state({"bk": {"k": "abc", "d": "not a day"}}) == BookingDraft(flow_key="abc")
+
+
+@pytest.mark.parametrize("step,text,expected", [
+    (Step.DATE, "周六", True), (Step.DATE, "12月5日", True), (Step.DATE, "我的护照丢了怎么办", False),
+    (Step.SLOT, "20:00", True), (Step.SLOT, "晚上", True), (Step.SLOT, "2", True), (Step.SLOT, "附近有什么吃的", False),
+    (Step.PARTY, "2大1小", True), (Step.PARTY, "100美元换多少韩元", False),
+    (Step.NAME, "张伟", True), (Step.NAME, "Zhang Wei", True), (Step.NAME, "我的护照丢了怎么办", False),
+    (Step.PHONE, "138 1234 5678", True), (Step.PHONE, "退税怎么办", False),
+    (Step.PRODUCT, "2", True), (Step.CONFIRM, "景福宫几点开门", False),
+    (Step.DATE, "改成周日", True), (None, "周六", False),
+])
+def test_what_answers_a_step_keeps_the_message_in_the_flow(step, text, expected):
+    assert answers(step, text, NOW.date()) is expected

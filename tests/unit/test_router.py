@@ -127,3 +127,18 @@ def test_broken_template_stops_startup_with_file_and_line(tmp_path):
     with pytest.raises(SourceError) as info:
         Cards(templates, "https://x")
     assert "help.txt.j2" in str(info.value) and "line 2" in str(info.value)
+
+
+def test_a_sure_intent_that_does_not_answer_the_step_steps_out_of_the_flow():
+    r, other = Router("flow"), Router("other")
+    r.on_step("booking", accepts=lambda text, state: text == "明天")(lambda m, c: None)
+    other.on_intent("help")(lambda m, c: None)
+    other.on_location()(lambda m, c: None)
+    d = Dispatcher([r, other], UNDERSTANDER)
+    in_flow = {"flow": "booking", "step": "date"}
+    # "请问这个公众号怎么用呢" scores low for help: uncertain texts stay with the step
+    assert d.resolve(message(MsgType="text", Content="请问这个公众号怎么用呢"), in_flow).route.router == "flow"
+    assert d.resolve(message(MsgType="text", Content="明天"), in_flow).route.router == "flow"
+    located = d.resolve(message(MsgType="location", Location_X="37.5", Location_Y="127.0"), in_flow)
+    assert located.route.router == "other" and located.pending_flow == "booking"
+    assert "outside flow booking:date" in located.reason
