@@ -147,6 +147,8 @@ _WORD_FIRST = (re.compile(rf"{_ADULT}\s*:?\s*{_COUNT}"), re.compile(rf"{_CHILD}\
 _PLUS = re.compile(rf"{_COUNT}\s*\+\s*{_COUNT}\s*(?:人|位)?")  # "2+1": adults + children
 # "3个人", "三位", "3 people"; a bare "3个" only when no word follows ("3个小孩" is not three people).
 _TOTAL = re.compile(rf"{_COUNT}\s*(?:个人|人|位|名|个(?![\u4e00-\u9fff])|(?:people|persons?|pax|guests?|ppl)\b)")
+# "订一个乱打秀", "订1个DMZ", "买一张票": how many of the product, not how many people ("订3个人的" still is).
+_PRODUCT_COUNT = re.compile(rf"(?:预订|预定|预约|订|定|买)\s*(?:{_COUNT}\s*)?(?:个|张|份)(?!\s*(?:个人|人|位|名))")
 _ALONE = {"我自己", "就我自己", "自己", "就我", "就我一个", "只有我", "just me", "only me", "myself", "me alone"}
 
 
@@ -161,6 +163,7 @@ def parse_party(text: str) -> Party | None:
     s = fold(text).strip(_PUNCT)
     if s in _ALONE:
         return Party(1)
+    s = _PRODUCT_COUNT.sub(" ", s).strip(_PUNCT)
     if m := _PLUS.fullmatch(s):
         return _party(_int(m[1]), _int(m[2]))
     for adults_re, children_re in (_NUMBER_FIRST, _WORD_FIRST):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.bookings.coupons import Coupons, load_coupons
 from bot.conversation.intents import IntentMatcher
-from bot.conversation.nlu import Categories, PlaceIndex, Understander
+from bot.conversation.nlu import Categories, GenericWords, PlaceIndex, Understander
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.places import Places, load_places
@@ -68,7 +68,8 @@ class Content:
         topics = Topics.from_dir(directory / "info")
         products = load_catalogue(directory / "products.yaml", {p.id for p in places}, set(categories.items))
         coupons = load_coupons(directory / "coupons.yaml", set(products.items))
+        generic = GenericWords.from_file(directory / "generic_words.yaml", places)
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
                    products, coupons,
-                   Understander(intents, PlaceIndex(places), categories, money, topics, products, coupons),
+                   Understander(intents, PlaceIndex(places, generic), categories, money, topics, products, coupons),
                    load_menu(directory / "menu.yaml"))

@@ -3,6 +3,7 @@
 How people really type: names, aliases and abbreviations (南山塔 / N首尔塔), English and Korean
 romanization (Myeongdong, gyeongbokgung), pinyin (jingfugong), homophone typos from pinyin input
 (经福宫), other small typos (rapidfuzz), traditional characters, full-width forms and emoji.
+A city or a generic word is no place: "首尔哪里好玩" is not N Seoul Tower (`content/generic_words.yaml`).
 """
 from __future__ import annotations
 
@@ -28,11 +29,57 @@ from bot.travel.products import Catalogue
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_RUN = re.compile(r"[a-z0-9][a-z0-9 '&.-]*[a-z0-9]|[a-z0-9]")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+# Edit distance is for names of at least 3 characters, compared with a whole piece of the text of at
+# least 3 (a name of 4 or more may also sit inside a longer piece), one edit per 4 characters (at least 1).
+_FUZZY_MIN = 3
+_FUZZY_INSIDE_MIN = 4
 _PICK = re.compile(r"^(?:第|no\.?|#)?\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|号|条)?$")
 
 
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@dataclass(frozen=True)
+class GenericWords:
+    """Words that name no single place (`content/generic_words.yaml`): areas such as 首尔 or 韩国 and generic
+    words such as 市中心 are never taken for a place; they and the fillers ("怎么走", "的") split a sentence
+    into the pieces where a mistyped name is looked for."""
+
+    names: frozenset[str] = frozenset()  # areas + generic words, normalized (latin ones compact)
+    fillers: frozenset[str] = frozenset()
+
+    SECTIONS = ("areas", "generic", "fillers")
+
+    @classmethod
+    def from_file(cls, path: Path, places: Places | None = None) -> GenericWords:
+        """Load and check the file; with `places`, a word that is also a place's name or alias is an error."""
+        doc = yamlfile.load(path)
+        data = doc.data if isinstance(doc.data, dict) else None
+        if data is None:
+            raise doc.error("", f"expected the mappings {', '.join(cls.SECTIONS)} of word lists")
+        unknown = sorted(set(map(str, data)) - set(cls.SECTIONS))
+        if unknown:
+            raise doc.error(unknown[0], f"unknown section; expected {', '.join(cls.SECTIONS)}")
+        owners: dict[str, str] = {}
+        for place in places or ():
+            for term in filter(None, [*place.name.values(), *place.aliases]):
+                owners.setdefault(normalize(term), place.id)
+        sections: dict[str, set[str]] = {}
+        for section in cls.SECTIONS:
+            words = data.get(section) or []
+            if not isinstance(words, list):
+                raise doc.error(section, "expected a list of words")
+            found = sections.setdefault(section, set())
+            for i, word in enumerate(words):
+                if not isinstance(word, str) or not normalize(word):
+                    raise doc.error(f"{section}.{i}", "expected a word (letters or characters)")
+                key = normalize(word)
+                if key in owners:
+                    raise doc.error(f"{section}.{i}", f"{word!r} is a name of the place {owners[key]} "
+                                                      "(content/attractions.yaml): it cannot also name no place")
+                found.add(key if _CJK.search(key) else _compact(word))
+        return cls(frozenset(sections["areas"] | sections["generic"]), frozenset(sections["fillers"]))
 
 
 @dataclass(frozen=True)
@@ -46,7 +93,8 @@ class PlaceMatch:
 class PlaceIndex:
     """Every way of naming each place, in the forms the matchers compare."""
 
-    def __init__(self, places: Places) -> None:
+    def __init__(self, places: Places, generic: GenericWords | None = None) -> None:
+        self.generic = generic or GenericWords()
         self.cjk: dict[str, str] = {}  # folded CJK term -> place id
         self.latin: dict[str, str] = {}  # compact latin term -> place id
         self.syllables: dict[tuple[str, ...], str] = {}  # pinyin of CJK terms -> place id
@@ -73,6 +121,22 @@ class PlaceIndex:
                 self.latin.setdefault(head, next(iter(owners)))
         self._cjk_terms = sorted(self.cjk, key=len, reverse=True)
         self._latin_terms = sorted(self.latin, key=len, reverse=True)
+        self._fuzzy = [(term, len(term), max(1, len(term) // 4)) for term in self._cjk_terms if len(term) >= _FUZZY_MIN]
+        # What splits a text into the pieces a typo is looked for in: anything not CJK, and the words that
+        # name no place. Longest first, so "怎么走" goes whole.
+        splitters = sorted((w for w in self.generic.names | self.generic.fillers if _CJK.search(w)),
+                           key=len, reverse=True)
+        self._splitter = re.compile("|".join([*map(re.escape, splitters), r"[^\u3400-\u9fff]+"]))
+
+    @staticmethod
+    def _near(piece: str, term: str, n: int, budget: int) -> bool:
+        """`term` mistyped as the whole `piece`, or, for a longer name, inside it."""
+        if abs(len(piece) - n) <= budget and Levenshtein.distance(piece, term, score_cutoff=budget) <= budget:
+            return True
+        if n < _FUZZY_INSIDE_MIN or len(piece) <= n:
+            return False
+        return any(Levenshtein.distance(piece[i:i + n], term, score_cutoff=budget) <= budget
+                   for i in range(len(piece) - n + 1))
 
     def find(self, text: str) -> list[PlaceMatch]:
         """Places named in `text`, best first; exact names beat pinyin beats fuzzy."""
@@ -113,25 +177,24 @@ class PlaceIndex:
 
         cjk_only = "".join(ch if _CJK.match(ch) else " " for ch in norm)
         syllables = tuple(lazy_pinyin(cjk_only.replace(" ", ""))) if cjk_only.strip() else ()
+        chars = cjk_only.replace(" ", "")
+        by_char = len(chars) == len(syllables)  # one syllable per character (almost always)
         for sounds, place_id in self.syllables.items():
             n = len(sounds)
-            if any(syllables[i:i + n] == sounds for i in range(len(syllables) - n + 1)):
+            if any(syllables[i:i + n] == sounds and not (by_char and chars[i:i + n] in self.generic.names)
+                   for i in range(len(syllables) - n + 1)):
                 add(PlaceMatch(place_id, 0.9, "pinyin", "".join(sounds)))
         if found:
             return sorted(found.values(), key=lambda m: -m.score)
 
-        for term in self._cjk_terms:
-            n = len(term)
-            if n < 3:
-                continue
-            limit = 1 if n < 6 else 2
-            windows = {norm[i:i + n] for i in range(max(1, len(norm) - n + 1))}
-            if any(Levenshtein.distance(w, term, score_cutoff=limit) <= limit for w in windows):
+        pieces = [p for p in self._splitter.split(norm) if len(p) >= _FUZZY_MIN]
+        for term, n, budget in self._fuzzy:
+            if any(self._near(piece, term, n, budget) for piece in pieces):
                 add(PlaceMatch(self.cjk[term], 0.75, "fuzzy", term))
         # Typos in latin names: compare whole words (and runs of up to three words) with whole terms,
         # so a typed head word ("myeongdong") does not fuzzily pick one of several longer names.
         runs = {"".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
-        for run in sorted(r for r in runs if len(r) >= 5):
+        for run in sorted(r for r in runs if len(r) >= 5 and r not in self.generic.names):
             best = process.extractOne(run, self._latin_terms, scorer=fuzz.ratio, score_cutoff=85)
             if best and len(best[0]) >= 5:
                 add(PlaceMatch(self.latin[best[0]], round(best[1] / 100 * 0.85, 2), "fuzzy", best[0]))

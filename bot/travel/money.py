@@ -2,7 +2,9 @@
 
     "100人民币换多少韩币"   -> 100 CNY -> KRW
     "5万韩元是多少钱"       -> 50,000 KRW -> CNY (the home currency)
-    "三千块能换多少"        -> 3,000 CNY -> KRW
+    "三千块能换多少"        -> 3,000 CNY -> KRW  ("块" counts only after a number, and names yuan by default)
+    "两万块韩币多少人民币"  -> 20,000 KRW -> CNY  (a currency named right after the unit word wins)
+    "100刀换多少韩元"       -> 100 USD -> KRW
     "1万日元"               -> 10,000 JPY -> KRW and CNY
     "美元汇率" / "汇率"     -> rate of USD / every currency
 """
@@ -32,6 +34,12 @@ def _has(text: str, word: str) -> bool:
     if word.isascii():
         return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) is not None
     return word in text
+
+
+def _next_to(text: str, end: int, start: int) -> bool:
+    """Whether what starts at `start` follows what ends at `end`, with at most a space or 的 between
+    ("35000 won", "两万块的韩币"; not "100换韩币")."""
+    return start == end or (start == end + 1 and text[end] in " 的")
 
 
 MAX_AMOUNT = Decimal(10) ** 12  # a trillion of anything is a typo, not a traveler's budget
@@ -97,6 +105,7 @@ class Currency:
     decimals: int
     words: tuple[str, ...]
     symbols: tuple[str, ...]
+    units: tuple[str, ...] = ()  # "块", "刀": this currency only right after a number, or after 多少/几
 
     def round(self, amount: Decimal) -> Decimal:
         return amount.quantize(Decimal(1).scaleb(-self.decimals), rounding=ROUND_HALF_UP)
@@ -123,6 +132,8 @@ class MoneyParser:
         words = [(fold(w), c.code) for c in currencies.values() for w in c.words]
         symbols = [(fold(s), c.code) for c in currencies.values() for s in c.symbols]
         self._words = sorted(words + symbols, key=lambda pair: -len(pair[0]))
+        self._units = sorted(((fold(u), c.code) for c in currencies.values() for u in c.units),
+                             key=lambda pair: -len(pair[0]))
 
     @classmethod
     def from_file(cls, path: Path) -> MoneyParser:
@@ -143,8 +154,18 @@ class MoneyParser:
             name = spec.get("name") or {}
             if not all(isinstance(name.get(lang), str) for lang in ("zh-CN", "en")):
                 raise doc.error(f"{where}.name", "expected {zh-CN: .., en: ..}")
+            units = spec.get("units") or []
+            if not isinstance(units, list) or not all(isinstance(u, str) and u.strip() for u in units):
+                raise doc.error(f"{where}.units", "expected a list of words")
             currencies[code] = Currency(code, dict(name), spec["decimals"], tuple(map(str, spec["words"])),
-                                        tuple(map(str, spec.get("symbols") or ())))
+                                        tuple(map(str, spec.get("symbols") or ())), tuple(units))
+        owner: dict[str, str] = {}
+        for code, currency in currencies.items():
+            for kind in ("words", "symbols", "units"):
+                for i, word in enumerate(getattr(currency, kind)):
+                    other = owner.setdefault(fold(word), code)
+                    if other != code:
+                        raise doc.error(f"currencies.{code}.{kind}.{i}", f"{word!r} already names {other}")
         for key in ("home", "local"):
             if data.get(key) not in currencies:
                 raise doc.error(key, f"must be one of {sorted(currencies)}")
@@ -171,6 +192,31 @@ class MoneyParser:
                     taken[k] = True
         return sorted(found)
 
+    def _unit_at(self, text: str, pos: int) -> tuple[int, int, str] | None:
+        """(start, end, code) of a unit word ("块", "刀") starting at `pos`, spaces skipped."""
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+        for word, code in self._units:
+            if text.startswith(word, pos):
+                return pos, pos + len(word), code
+        return None
+
+    def _source(self, folded: str, start: int, end: int, mentions: list[tuple[int, int, str]],
+                money_words: bool) -> tuple[int, int, str] | None:
+        """The currency of the number at folded[start:end]: a unit right after it ("两万块"), unless a currency
+        is named right after the unit ("两万块韩币" is won); else a currency word or symbol next to it."""
+        if not any(_next_to(folded, end, m[0]) for m in mentions):
+            unit = self._unit_at(folded, end)
+            if unit is not None:
+                named = [m for m in mentions if _next_to(folded, unit[1], m[0])]
+                if named:
+                    return named[0]
+                lone = end - start == 1 and not folded[start].isdigit()
+                # "我们一块去", "砍一刀": a lone Chinese numeral before a unit is rarely money.
+                return None if lone and not money_words else unit
+        attached = [m for m in mentions if _next_to(folded, end, m[0]) or _next_to(folded, m[1], start)]
+        return attached[0] if attached else None
+
     def parse(self, text: str) -> MoneyQuery | None:
         """A conversion or rate question, or None when the text is not about money."""
         folded = fold(text)
@@ -180,13 +226,19 @@ class MoneyParser:
         asks_rate = any(_has(folded, w) for w in RATE_WORDS)
         asks_convert = any(w in folded for w in CONVERT_WORDS)
 
+        money_words = asks_rate or asks_convert or any(w in folded for w in EXCHANGE_WORDS)
+        # "换多少块" / "是多少刀": a unit word after 多少 or 几 names the currency asked for.
+        for m in re.finditer(r"多少|几", folded):
+            unit = self._unit_at(folded, m.end())
+            if unit is not None and not any(k[0] <= unit[0] < k[1] for k in mentions):
+                mentions = sorted([*mentions, unit])
+
         amount = source = None
         source_mention = None
         for start, end, value in numbers:
-            attached = [m for m in mentions if 0 <= m[0] - end <= 1 or 0 <= start - m[1] <= 1]
-            if attached:
-                amount, source_mention = value, attached[0]
-                source = attached[0][2]
+            found = self._source(folded, start, end, mentions, money_words)
+            if found is not None:
+                amount, source_mention, source = value, found, found[2]
                 break
         if amount is None and numbers and (mentions or any(w in folded for w in EXCHANGE_WORDS)):
             start, end, value = numbers[0]

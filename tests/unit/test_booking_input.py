@@ -94,6 +94,9 @@ def test_dates_on_other_days(today, text, expected):
     ("大人两个小孩一个", 2, 1), ("大人:3", 3, 0), ("2 adults 1 child", 2, 1), ("2 adults", 2, 0),
     ("2 adults and 2 kids", 2, 2), ("1 adult, 3 children", 1, 3), ("3 people", 3, 0), ("4 pax", 4, 0),
     ("2+1", 2, 1), ("2 + 2", 2, 2), ("99人", 99, 0), ("50大49小", 50, 49),
+    # a product counted in the same message does not hide the party
+    ("订一个乱打秀2个人", 2, 0), ("订一个人的乱打秀", 1, 0), ("订3个人的DMZ", 3, 0), ("订两张票 3位", 3, 0),
+    ("订一个 明天 2大1小", 2, 1),
 ])
 def test_party(text, adults, children):
     party = parse_party(text)
@@ -105,6 +108,8 @@ def test_party(text, adults, children):
     "", "你好", "0", "0个人", "100人", "一百人", "60大50小", "1个小孩", "两个孩子", "大人0小孩2", "0+2",
     "12/5", "13812345678", "14:00", "2小时", "第2个", "12月5号", "周六", "2-3个人", "2~3人",
     "2个人1个小孩",  # does the 2 include the child?
+    # "订一个X" / "订一张X的票": one product (or ticket), not a party of one
+    "订一个乱打秀", "订一张乱打秀的票", "订1个DMZ", "订一个DMZ", "订1个 DMZ", "订一个", "预订一张", "买一张票", "订两张票",
 ])
 def test_no_party(text):
     assert parse_party(text) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.infra.yamlfile import SourceError
 from bot.travel.money import MoneyParser, parse_amount
 from bot.travel.rates import FileRatesProvider, RatesError, RateTable
 
@@ -74,6 +75,27 @@ CASES = [
     ("2 million won", "KRW", 2000000, {"CNY": "10,498.69"}),
     ("1.5k USD", "USD", 1500, {"KRW": "2,070,000", "CNY": "10,866.14"}),
     ("3 thousand yen", "JPY", 3000, {"KRW": "27,360", "CNY": "143.62"}),
+    # The currency word decides; 块/元 only count ("两万块韩币" is won), 刀 is dollars; w/k/万/千 mix freely.
+    ("两万块韩币多少人民币", "KRW", 20000, {"CNY": "104.99"}),
+    ("2万块钱的韩币", "KRW", 20000, {"CNY": "104.99"}),
+    ("5000块的韩币换多少人民币", "KRW", 5000, {"CNY": "26.25"}),
+    ("1万块韩元", "KRW", 10000, {"CNY": "52.49"}),
+    ("100块", "CNY", 100, {"KRW": "19,050"}),
+    ("100 块", "CNY", 100, {"KRW": "19,050"}),
+    ("3w块", "CNY", 30000, {"KRW": "5,715,000"}),
+    ("人民币100块换韩币", "CNY", 100, {"KRW": "19,050"}),
+    ("100换韩币", "CNY", 100, {"KRW": "19,050"}),  # 换 between them: the won is the target, not the amount's
+    ("一块人民币换多少韩币", "CNY", 1, {"KRW": "191"}),
+    ("100刀换多少韩元", "USD", 100, {"KRW": "138,000"}),
+    ("100刀", "USD", 100, {"KRW": "138,000", "CNY": "724.41"}),
+    ("2k刀", "USD", 2000, {"KRW": "2,760,000", "CNY": "14,488.19"}),
+    ("三百刀换人民币", "USD", 300, {"CNY": "2,173.23"}),
+    ("两百美金", "USD", 200, {"KRW": "276,000", "CNY": "1,448.82"}),
+    ("100美元是多少块", "USD", 100, {"CNY": "724.41"}),  # 块 after 多少 names the currency asked for
+    ("五千日元", "JPY", 5000, {"KRW": "45,600", "CNY": "239.37"}),
+    ("1.5k人民币", "CNY", 1500, {"KRW": "285,750"}),
+    ("3w韩币换多少块", "KRW", 30000, {"CNY": "157.48"}),
+    ("20w韩元", "KRW", 200000, {"CNY": "1,049.87"}),
 ]
 
 
@@ -98,9 +120,26 @@ def test_rate_questions(text, codes):
 
 
 @pytest.mark.parametrize("text", ["一日游多少钱", "乐天世界门票多少钱", "63大厦", "2号线怎么去", "wonderful day", "第二个", "a separate room",
-                                  "景福宫几点开门", "两个人"])
+                                  "景福宫几点开门", "两个人",
+                                  # unit words without a number, or after a lone numeral that is no amount
+                                  "我们一块去明洞", "砍一刀", "明洞刀切面多少钱", "两块", "订一个乱打秀", "这块多少钱"])
 def test_not_money(text):
     assert PARSER.parse(text) is None
+
+
+def test_currency_file_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "currencies.yaml"
+    base = ("home: CNY\nlocal: KRW\ncurrencies:\n"
+            "  KRW: {name: {zh-CN: 韩元, en: won}, decimals: 0, words: [韩元]}\n"
+            "  CNY:\n    name: {zh-CN: 人民币, en: yuan}\n    decimals: 2\n    words: [人民币]\n")
+    path.write_text(base + "    units: [块, 韩元]\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"currencies.yaml, line 9: currencies.CNY.units.1: '韩元' already names KRW"):
+        MoneyParser.from_file(path)
+    path.write_text(base + "    units: 块\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"line 9: currencies.CNY.units: expected a list"):
+        MoneyParser.from_file(path)
+    path.write_text(base + "    units: [块]\n", encoding="utf-8")
+    assert MoneyParser.from_file(path).parse("两万块韩元").source == "KRW"
 
 
 def test_rates_file_errors_name_file_and_line(tmp_path):

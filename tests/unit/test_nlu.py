@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.intents import IntentMatcher
-from bot.conversation.nlu import Categories, PlaceIndex, Understander, parse_pick
+from bot.conversation.nlu import Categories, GenericWords, PlaceIndex, Understander, parse_pick
+from bot.infra.yamlfile import SourceError
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.places import Hours, Place, Places
@@ -28,7 +29,8 @@ PLACES = Places({p.id: p for p in [
     make("myeongdong_cathedral", "明洞天主教堂", "Myeongdong Cathedral", (), "museum_culture"),
     make("ewha", "梨花女子大学", "Ewha Womans University", ("梨大",), "museum_culture"),
 ]}, checked="2026-11-25")
-U = Understander(IntentMatcher.from_file(CONTENT / "intents.yaml"), PlaceIndex(PLACES),
+GENERIC = GenericWords.from_file(CONTENT / "generic_words.yaml", PLACES)
+U = Understander(IntentMatcher.from_file(CONTENT / "intents.yaml"), PlaceIndex(PLACES, GENERIC),
                  Categories.from_file(CONTENT / "categories.yaml"), MoneyParser.from_file(CONTENT / "currencies.yaml"),
                  Topics.from_dir(CONTENT / "info"), Catalogue({}, checked="", file=""))
 
@@ -48,20 +50,53 @@ U = Understander(IntentMatcher.from_file(CONTENT / "intents.yaml"), PlaceIndex(P
     ("mingdong", "myeongdong_shopping", "exact"),  # typed pinyin of 明洞
     ("lida", "ewha", "exact"),  # typed pinyin of 梨大
     ("梨大", "ewha", "exact"),
+    ("首尔塔", "n_seoul_tower", "exact"),  # a name that holds a city's name is still the place
+    ("N首尔塔几点关门", "n_seoul_tower", "exact"),
+    ("景福官", "gyeongbokgung", "fuzzy"),  # a typo that is no homophone: the whole message
+    ("景福官怎么走", "gyeongbokgung", "fuzzy"),  # ... or a whole piece between question words
+    ("梨花女子大字在哪", "ewha", "fuzzy"),  # a long name mistyped inside a sentence
 ])
 def test_places_are_found(text, place, how):
     found = U.places.find(text)
     assert found and found[0].place_id == place and found[0].how == how
 
 
-@pytest.mark.parametrize("text", ["happy holiday", "myeongdong", "我想去首都", "today"])
+@pytest.mark.parametrize("text", ["happy holiday", "myeongdong", "我想去首都", "today",
+                                  # a city is one edit away from 首尔塔: never the tower
+                                  "首尔", "首尔哪里好玩", "首尔的夜景", "首尔天气", "首尔冷吗", "首尔站", "韩国首尔",
+                                  "seoul", "Seoul Korea", "景福", "我想去景福官看看樱花呀"])
 def test_no_false_places(text):
     # "lida" (pinyin of 梨大) must not match inside "holiday"; "myeongdong" alone is shared by two
     # English names' head word, so it names neither of them (the Chinese 明洞 still works).
     assert [m.place_id for m in U.places.find(text)] == []
 
 
+def test_without_generic_words_a_city_would_be_the_tower():
+    # What the generic words prevent: "首尔冷" is one edit from 首尔塔, and as long as it is the whole message.
+    assert [m.place_id for m in PlaceIndex(PLACES).find("首尔冷")] == ["n_seoul_tower"]
+    assert U.places.find("首尔冷") == []
+
+
+def test_generic_words_file_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "generic_words.yaml"
+    path.write_text("areas: [首尔, 韩国]\ngeneric: [市中心]\nfillers: [的,\n  南山塔]\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"generic_words.yaml, line 4: fillers.1: '南山塔' is a name of the place "
+                                          r"n_seoul_tower"):
+        GenericWords.from_file(path, PLACES)
+    path.write_text("areas: [首尔]\ncities: [釜山]\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"line 2: cities: unknown section"):
+        GenericWords.from_file(path, PLACES)
+    path.write_text("areas: [首尔, '!!']\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"line 1: areas.1: expected a word"):
+        GenericWords.from_file(path, PLACES)
+    path.write_text("areas: 首尔\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"line 1: areas: expected a list"):
+        GenericWords.from_file(path, PLACES)
+
+
 @pytest.mark.parametrize("text,intent,captures", [
+    ("首尔哪里好玩", "browse", {}),  # the city asks for ideas, not for the tower
+    ("首尔的夜景", "browse", {"category": "nightlife_view"}),
     ("帮助", "help", {}),
     ("取消", "cancel", {}),
     ("English", "language", {}),

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.conversation.nlu import GenericWords, PlaceIndex
 from bot.infra.clock import SEOUL
+from bot.infra.text import normalize
 from bot.infra.yamlfile import SourceError
 from bot.travel.places import Hours, Place, distance_m, load_places
 
@@ -137,3 +139,31 @@ def test_duplicate_alias_across_places_is_refused(tmp_path):
     path.write_text(ONE_PLACE + second)
     with pytest.raises(SourceError, match="already names 'gyeongbokgung'"):
         load_places(path, CATEGORIES)
+
+
+SHIPPED = load_places(CONTENT / "attractions.yaml", CATEGORIES)
+INDEX = PlaceIndex(SHIPPED, GenericWords.from_file(CONTENT / "generic_words.yaml", SHIPPED))
+
+
+@pytest.mark.parametrize("text,place", [
+    ("首尔塔", "n_seoul_tower"), ("南山塔", "n_seoul_tower"), ("N首尔塔", "n_seoul_tower"), ("南山首尔塔夜景", "n_seoul_tower"),
+    ("首尔林", "seoul_forest"), ("首尔天空", "lotte_world_tower_seoul_sky"), ("景福功", "gyeongbokgung"),
+    ("景福官怎么走", "gyeongbokgung"), ("江南", "gangnam_station_area"), ("gangnam", "gangnam_station_area"),
+    ("国立中央博勿馆在哪", "national_museum_of_korea"),
+])
+def test_shipped_names_aliases_and_typos_still_find_their_place(text, place):
+    found = INDEX.find(text)
+    assert found and found[0].place_id == place
+
+
+@pytest.mark.parametrize("text", ["首尔", "首尔哪里好玩", "首尔的夜景", "首尔天气", "首尔冷吗", "首尔站", "首尔市中心", "韩国",
+                                  "韩国首尔好玩吗", "市中心", "seoul", "乐天超市", "首尔有什么景点"])
+def test_a_city_district_or_generic_word_is_no_place(text):
+    # "首尔" is one edit from 首尔塔 and 首尔林, "首尔天气" from 首尔天空: none of them is meant.
+    assert INDEX.find(text) == []
+
+
+def test_shipped_generic_words_name_no_place():
+    names = {normalize(t) for p in SHIPPED for t in (*p.name.values(), *p.aliases)}
+    generic = GenericWords.from_file(CONTENT / "generic_words.yaml", SHIPPED)
+    assert "首尔" in generic.names and "韩国" in generic.names and not (generic.names & names)
