@@ -11,6 +11,7 @@ from . import (
     commands,
     coupons,
     fallback,
+    handoff,
     help,
     info,
     money,
@@ -21,6 +22,6 @@ from . import (
 )
 
 ROUTERS = [
-    commands.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router,
+    commands.router, handoff.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router,
     coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, fallback.router,
 ]

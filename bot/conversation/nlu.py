@@ -33,6 +33,7 @@ _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六":
 # least 3 (a name of 4 or more may also sit inside a longer piece), one edit per 4 characters (at least 1).
 _FUZZY_MIN = 3
 _FUZZY_INSIDE_MIN = 4
+_ASKS_NUMBER = re.compile(r"电话|热线|号码|phone|number|hotline")
 _PICK = re.compile(r"^(?:第|no\.?|#)?\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|号|条)?$")
 
 
@@ -299,6 +300,9 @@ class Understander:
             return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
         if "my_bookings" in contained:
             return Understanding("my_bookings", 1.0, True)
+        for person in ("complaint", "handoff"):  # "我要投诉，导游迟到了" is a complaint, not the emergency card;
+            if person in contained and not _ASKS_NUMBER.search(fold(text)):  # "投诉电话是多少" asks a number
+                return Understanding(person, 1.0, True)
         if mentions_passport(text):  # "ZHANG WEI E12345678 1990-01-01" after booking the DMZ tour
             return Understanding("passport", 1.0, False)
         product = self.products.find(text)

@@ -1,9 +1,11 @@
 """A fake WeChat API server on 127.0.0.1: real HTTP, recorded calls, injectable errors.
 
 Covers what the service calls: token / stable_token, customer-service send, user info, mass send
-(by tag, by openid list), preview, menu create, tags, thumbnail upload (material/add_material, multipart)
-and news upload (media/uploadnews). Like WeChat, it refuses news whose thumb_media_id it never issued and
-mass sends whose mpnews media_id it never issued (40007). Errors are injected per endpoint, in order:
+(by tag, by openid list), preview, menu create, tags, thumbnail upload (material/add_material, multipart),
+news upload (media/uploadnews) and the kf agents online (customservice/getonlinekflist: nobody unless a
+test sets `api.kf_online = [api.kf_agent("test1@test")]`, items shaped as WeChat documents them). Like
+WeChat, it refuses news whose thumb_media_id it never issued and mass sends whose mpnews media_id it
+never issued (40007). Errors are injected per endpoint, in order:
 
     api.fail("message/custom/send", errcode=45047)       # next call gets this WeChat error
     api.fail("message/custom/send", status=502)          # ... or this HTTP status
@@ -55,6 +57,7 @@ class FakeWeChatAPI:
         self._msg_ids = iter(range(1000, 10**9, 2))
         self._mass_by_client_id: dict[Any, int] = {}
         self.media: dict[str, Any] = {}  # media_id -> what was uploaded (bytes of a thumb, articles of news)
+        self.kf_online: list[dict[str, Any]] = []  # kf_online_list items: agents getonlinekflist reports online
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll: `stop()` waits for it (0.5 s by default, once per test that resets a server).
@@ -96,6 +99,14 @@ class FakeWeChatAPI:
             self._faults.clear()
             self._mass_by_client_id.clear()
             self.media.clear()
+            self.kf_online = []
+
+    @staticmethod
+    def kf_agent(account: str = "test1@test", *, status: int = 1, kf_id: str = "1001", auto_accept: int = 0,
+                 accepted_case: int = 1) -> dict[str, Any]:
+        """One item of getonlinekflist's kf_online_list, as WeChat documents it (status 1: online on the web)."""
+        return {"kf_account": account, "status": status, "kf_id": kf_id, "auto_accept": auto_accept,
+                "accepted_case": accepted_case}
 
     def mass_sends(self) -> list[Call]:
         """Mass-send calls WeChat accepted (not the refused duplicates)."""
@@ -146,6 +157,9 @@ class FakeWeChatAPI:
         if path == "user/info":
             return 200, {"subscribe": 1, "openid": query.get("openid"), "language": "zh_CN",
                          "subscribe_time": int(time.time()), "tagid_list": [], "subscribe_scene": "ADD_SCENE_QR_CODE"}
+        if path == "customservice/getonlinekflist":
+            with self._lock:
+                return 200, {"kf_online_list": [dict(agent) for agent in self.kf_online]}
         if path == "material/add_material":
             return self._add_material(query, body)
         if path == "media/uploadnews":

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -100,6 +101,53 @@ class BookingsConfig:
     link_secret: str = field(repr=False)  # signs links to booking pages
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
+
+
+@dataclass(frozen=True)
+class HandoffConfig:
+    """Talking to a person: WeChat's kf (多客服) transfer, and when staff answer (Asia/Seoul)."""
+
+    kf_enabled: bool = False  # transfer to an online kf agent (needs the kf feature and bound accounts)
+    hours: str = "09:00-21:00"  # as written in the config, for people reading replies and logs
+    opens: int = 9 * 60  # minutes after midnight
+    closes: int = 21 * 60  # minutes after midnight of the opening day; past 1440 for a shift over midnight
+    days: tuple[int, ...] = tuple(range(7))  # weekdays a shift starts on (0 = Monday)
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–~]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _handoff(r: _Reader) -> HandoffConfig:
+    hours = r.text("handoff.hours", required=False, default="09:00-21:00")
+    m = _HOURS.match(hours)
+    if not m:
+        raise r.error("handoff.hours", f"must be staff hours like 09:00-21:00 (Asia/Seoul), got {hours!r}")
+    oh, om, ch, cm = (int(g) for g in m.groups())
+    if oh > 23 or om > 59 or ch > 24 or cm > 59 or (ch == 24 and cm):
+        raise r.error("handoff.hours", f"{hours!r} is not a time of day (00:00 to 24:00)")
+    opens, closes = oh * 60 + om, ch * 60 + cm
+    if closes == opens:
+        raise r.error("handoff.hours", "opening and closing times are the same; write 00:00-24:00 for all day")
+    if closes < opens:  # "22:00-06:00": the shift ends the next morning
+        closes += 24 * 60
+    raw_days = r.raw("handoff.days")
+    if raw_days is None or raw_days == "daily":
+        days = tuple(range(7))
+    else:
+        if not isinstance(raw_days, list) or not raw_days:
+            raise r.error("handoff.days", f"must be a list of weekdays ({', '.join(WEEKDAYS)}) or daily")
+        picked = set()
+        for day in raw_days:
+            name = str(day).strip().lower()[:3]
+            if name not in WEEKDAYS:
+                raise r.error("handoff.days", f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            picked.add(WEEKDAYS.index(name))
+        days = tuple(sorted(picked))
+    return HandoffConfig(kf_enabled=r.flag("handoff.kf_enabled"), hours=hours.strip(), opens=opens, closes=closes,
+                         days=days)
+
+
 @dataclass(frozen=True)
 class Config:
     source: str
@@ -118,6 +166,7 @@ class Config:
     queue_name: str
     rates: RatesConfig
     bookings: BookingsConfig
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
     simulator: bool = False  # /simulator: a chat page for testers; never on in production
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -333,6 +382,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         queue_name=r.text("jobs.queue", required=False, default="yjy"),
         rates=rates,
         bookings=bookings,
+        handoff=_handoff(r),
         simulator=r.flag("simulator.enabled"),
         secrets=secrets,
     )

@@ -31,6 +31,15 @@ class WeChatGateway:
         """A template message (message/template/send), e.g. a booking confirmation."""
         return self.client.message.send_template(openid, template_id, data, url=url)
 
+    def online_kf_accounts(self, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """Customer-service (kf) agents online now (GET customservice/getonlinekflist):
+        [{"kf_account": "test1@test", "status": 1, "kf_id": "1001", "auto_accept": 0, "accepted_case": 1}].
+
+        Asked while a traveler waits for the passive reply, hence the short `timeout`.
+        """
+        result = self.client.get("customservice/getonlinekflist", timeout=timeout)
+        return [a for a in (result or {}).get("kf_online_list") or [] if isinstance(a, dict)]
+
     # --- mass sends (群发) ----------------------------------------------------------------------
     def send_mass(self, message: Message, *, clientmsgid: str, openids: list[str] | None = None,
                   tag_id: int | None = None, to_all: bool = False) -> dict[str, Any]:

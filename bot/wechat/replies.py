@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from wechatpy.replies import ArticlesReply, BaseReply, EmptyReply, TextReply
+from wechatpy.replies import ArticlesReply, BaseReply, EmptyReply, TextReply, TransferCustomerServiceReply
 
 SUCCESS = "success"  # WeChat shows nothing and does not retry
 MAX_TEXT_BYTES = 2048  # WeChat's limit on a text message's content, in UTF-8 bytes (about 680 汉字)
@@ -37,6 +37,19 @@ def fit_text(content: str, limit: int = MAX_TEXT_BYTES) -> str:
 def news(title: str, description: str, url: str, image: str = "") -> ArticlesReply:
     """One-article news card: since 2018 WeChat shows only the first article of a passive reply."""
     return ArticlesReply(articles=[{"title": title, "description": description, "url": url, "image": image}])
+
+
+def transfer_to_customer_service() -> TransferCustomerServiceReply:
+    """Hand this user message to WeChat's kf (多客服) system: it appears in an online agent's workbench.
+
+    Only a passive reply to a user message can do this (never to an event), and it has no customer-service
+    API form: `to_customer_service` gives None for it.
+    """
+    return TransferCustomerServiceReply()
+
+
+def is_transfer(reply: BaseReply | None) -> bool:
+    return isinstance(reply, TransferCustomerServiceReply)
 
 
 def no_reply() -> EmptyReply:
@@ -70,7 +83,11 @@ def render_xml(reply: BaseReply, *, to_user: str, from_account: str) -> str:
 
 
 def to_customer_service(reply: BaseReply, openid: str) -> dict[str, Any] | None:
-    """The same reply as a customer-service (kf) message body, for delivery after the deadline."""
+    """The same reply as a customer-service (kf) message body, for delivery after the deadline.
+
+    None for what has no such form: no reply, or a transfer to kf (only a passive reply transfers)."""
+    if isinstance(reply, TransferCustomerServiceReply):
+        return None
     if isinstance(reply, TextReply):
         return {"touser": openid, "msgtype": "text", "text": {"content": reply.content}}
     if isinstance(reply, ArticlesReply) and reply.articles:

@@ -40,7 +40,7 @@ def test_menu_push_sends_the_menu_to_wechat(app, fake_api):
     shown = runner.invoke(args=["menu", "show"])
     assert shown.exit_code == 0 and '"name": "玩首尔"' in shown.output
     pushed = runner.invoke(args=["menu", "push"])
-    assert pushed.exit_code == 0 and "menu pushed: 3 buttons, 13 keys" in pushed.output, pushed.output
+    assert pushed.exit_code == 0 and "menu pushed: 3 buttons, 14 keys" in pushed.output, pushed.output
     (call,) = fake_api.calls_to("menu/create")
     assert call.body == app.extensions["yjy"].content.menu.to_wechat("https://yjy.example.com")
     fake_api.fail("menu/create", errcode=40018)

@@ -230,3 +230,28 @@ class WeChatMedia(Base):
     media_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))  # the file it came from, for people reading the table
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffRequest(Base):
+    """A traveler asked for a person ("转人工") or complained ("投诉"): what staff follow up on.
+
+    `source` is the WeChat delivery it came from (sender + message id + time), so a retried delivery
+    records nothing more. Phone and passport numbers a traveler typed stay here, never in log lines.
+    """
+
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # handoff | complaint
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    text: Mapped[str] = mapped_column(String(1000), default="")  # what they wrote (truncated)
+    recent: Mapped[list[str]] = mapped_column(JSON, default=list)  # their last few messages before it
+    lang: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    transferred: Mapped[bool] = mapped_column(Boolean, default=False)  # handed to a kf agent online
+    source: Mapped[str | None] = mapped_column(String(160), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_handoff_requests_openid_status", "openid", "status"),
+                      Index("ix_handoff_requests_status_created", "status", "created_at"))

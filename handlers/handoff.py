@@ -1,0 +1,163 @@
+"""A person, please: "转人工" / "talk to a human", and complaints ("投诉").
+
+Hand-off: with kf (多客服) enabled, in staff hours and an agent online (asked through the gateway), the
+answer is WeChat's passive `transfer_customer_service`, which puts this very message in the agent's
+workbench. Otherwise (kf off, nobody online, the API failing, outside hours) the traveler is told when
+someone will answer and the request is recorded for staff (`bot.followers.handoff`). Only a user message
+can be transferred: a menu click asks for the question first (flow `handoff`), and the question goes on.
+
+Complaint: recorded with what happened, answered with an apology and the 1330 hotline; "我要投诉" alone
+first asks what happened (flow `complaint`), and that answer is the complaint. 取消 ends either flow.
+
+kf session events get no reply; when a session closes, the traveler's open requests are closed.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from wechatpy.exceptions import WeChatClientException
+
+from bot.conversation.router import Context, Outcome, Router
+from bot.followers import handoff as requests
+from bot.followers.staff_hours import StaffHours
+from bot.wechat import replies
+from bot.wechat.inbound import Incoming
+from bot.wechat.replies import Reply
+
+router = Router("handoff")
+log = logging.getLogger(__name__)
+
+HANDOFF_FLOW = "handoff"  # a menu click asked for the question to hand over
+COMPLAINT_FLOW = "complaint"  # "我要投诉" alone asked what happened
+FLOW_STEP = {HANDOFF_FLOW: "question", COMPLAINT_FLOW: "detail"}
+
+
+# --- hand-off --------------------------------------------------------------------------------------
+@router.on_intent("handoff")
+def handoff(msg: Incoming, ctx: Context) -> Reply | Outcome:
+    if msg.kind == "event" or not (msg.text or "").strip():
+        return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
+    return _hand_off(msg, ctx, _without_flow(ctx.state))
+
+
+@router.on_click("HANDOFF")
+def handoff_click(msg: Incoming, ctx: Context) -> Outcome:
+    """A menu button: events cannot be transferred to kf, so ask them to type their question."""
+    return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
+
+
+def _any_text(text: str, state: dict[str, Any]) -> bool:
+    """Whatever they type next is the question (or what happened): free text, never a digression."""
+    return bool(text.strip())
+
+
+@router.on_step(HANDOFF_FLOW, accepts=_any_text)
+def handoff_question(msg: Incoming, ctx: Context) -> Outcome:
+    if msg.kind == "event" or not (msg.text or "").strip():
+        return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
+    return _hand_off(msg, ctx, _without_flow(ctx.state))
+
+
+def _hand_off(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
+    s = ctx.services
+    hours = StaffHours.from_config(s.config.handoff)
+    now = s.clock.now()
+    staffed = hours.is_open(now)
+    if s.config.handoff.kf_enabled and staffed and _agent_online(ctx, msg):
+        _record(ctx, msg, "handoff", now, transferred=True)
+        return Outcome(replies.transfer_to_customer_service(), state)
+    _record(ctx, msg, "handoff", now, transferred=False)
+    return Outcome(ctx.cards.text("handoff_later", ctx.lang, **_when(hours, now)), state)
+
+
+def _agent_online(ctx: Context, msg: Incoming) -> bool:
+    try:
+        agents = ctx.services.wechat.online_kf_accounts()
+    except WeChatClientException as exc:
+        log.warning("could not ask WeChat which kf agents are online for %s (%s): the request is recorded instead",
+                    msg.openid, getattr(exc, "errcode", None) or type(exc).__name__)
+        return False
+    online = [a for a in agents if _int(a.get("status")) > 0]
+    if not online:
+        log.info("no kf agent online for %s: the request is recorded instead", msg.openid)
+    return bool(online)
+
+
+# --- complaints ------------------------------------------------------------------------------------
+@router.on_intent("complaint")
+def complaint(msg: Incoming, ctx: Context) -> Reply | Outcome:
+    text = (msg.text or "").strip()
+    said = ctx.services.content.understander.intents.exact(text) if text else None
+    if not text or (said is not None and said.intent == "complaint"):  # "我要投诉" alone: what happened?
+        return _ask(ctx, COMPLAINT_FLOW, "complaint_ask")
+    return _complain(msg, ctx, _without_flow(ctx.state))
+
+
+@router.on_step(COMPLAINT_FLOW, accepts=_any_text)
+def complaint_detail(msg: Incoming, ctx: Context) -> Outcome:
+    if msg.kind == "event" or not (msg.text or "").strip():
+        return _ask(ctx, COMPLAINT_FLOW, "complaint_ask", again=True)
+    return _complain(msg, ctx, _without_flow(ctx.state))
+
+
+def _complain(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
+    s = ctx.services
+    hours = StaffHours.from_config(s.config.handoff)
+    now = s.clock.now()
+    recorded = _record(ctx, msg, "complaint", now, transferred=False)
+    return Outcome(ctx.cards.text("complaint_filed", ctx.lang, ref=recorded.id if recorded else None,
+                                  **_when(hours, now)), state)
+
+
+# --- kf sessions -----------------------------------------------------------------------------------
+@router.on_event("kf_create_session")
+def kf_session_opened(msg: Incoming, ctx: Context) -> Reply:
+    log.info("kf session opened for %s", msg.openid)
+    return replies.no_reply()
+
+
+@router.on_event("kf_close_session")
+def kf_session_closed(msg: Incoming, ctx: Context) -> Reply:
+    requests.close_open(ctx.services.db, msg.openid, ctx.services.clock.now())
+    return replies.no_reply()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _ask(ctx: Context, flow: str, template: str, again: bool = False) -> Outcome:
+    hours = StaffHours.from_config(ctx.services.config.handoff)
+    state = {**ctx.state, "flow": flow, "step": FLOW_STEP[flow]}
+    return Outcome(ctx.cards.text(template, ctx.lang, again=again, **_when(hours, ctx.services.clock.now())), state)
+
+
+def _without_flow(state: dict[str, Any]) -> dict[str, Any]:
+    """The state without this handler's flows (another flow in progress, e.g. a booking, is kept)."""
+    if state.get("flow") not in FLOW_STEP:
+        return state
+    return {k: v for k, v in state.items() if k not in ("flow", "step")}
+
+
+def _record(ctx: Context, msg: Incoming, kind: str, now: datetime, *, transferred: bool) -> requests.Recorded | None:
+    """Record the request for staff; a storage failure must not cost the traveler the answer."""
+    try:
+        return requests.record(ctx.services.db, openid=msg.openid, kind=kind, text=msg.text or "",
+                               recent=ctx.state.get("recent") or [], lang=ctx.lang, transferred=transferred,
+                               source=msg.dedup_key, now=now)
+    except Exception:  # noqa: BLE001 - logged with the delivery, not the text (it may hold a phone number)
+        log.exception("could not record the %s request of %s (%s)", kind, msg.openid, msg.dedup_key)
+        return None
+
+
+def _when(hours: StaffHours, now: datetime) -> dict[str, Any]:
+    """What the templates say about staff hours: in now, or when next (today / tomorrow / a weekday)."""
+    start = hours.next_open(now)
+    return dict(staffed=hours.is_open(now), days_ahead=hours.days_until(now, start), weekday=start.weekday(),
+                at=start.strftime("%H:%M"), hours=hours.label(), days=list(hours.days), every_day=hours.every_day)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
