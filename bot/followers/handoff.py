@@ -7,7 +7,6 @@ phone and passport numbers stay in the table.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 
 from bot.infra.db import Database
 from bot.infra.db.models import HandoffRequest
+from bot.infra.text import mask_digits
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,6 @@ KINDS = ("handoff", "complaint")
 MAX_TEXT = 1000  # characters of what they wrote
 MAX_RECENT = 5  # earlier messages kept with a request
 MAX_RECENT_TEXT = 200  # characters of each
-_DIGITS = re.compile(r"\d")
-
-
-def mask_digits(text: str) -> str:
-    """For log lines: every digit hidden ("电话 010-1234-5678" -> "电话 ###-####-####")."""
-    return _DIGITS.sub("#", text)
 
 
 @dataclass(frozen=True)

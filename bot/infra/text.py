@@ -16,7 +16,13 @@ def fold(text: str) -> str:
     return _T2S.convert(unicodedata.normalize("NFKC", text)).lower()
 
 
+_DIGIT = re.compile(r"\d")
 _LONG_NUMBER = re.compile(r"[A-Za-z]?\d[\d -]{4,}\d")
+
+
+def mask_digits(text: str) -> str:
+    """For log lines: every digit hidden ("电话 010-1234-5678" -> "电话 ###-####-####")."""
+    return _DIGIT.sub("#", text)
 
 
 def mask_numbers(text: str) -> str:

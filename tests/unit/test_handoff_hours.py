@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.followers.handoff import mask_digits
 from bot.followers.staff_hours import StaffHours
 from bot.infra.clock import SEOUL
 from bot.infra.config import ConfigError, HandoffConfig, load_config
+from bot.infra.text import mask_digits
 
 
 def at(day: int, hh: int, mm: int = 0) -> datetime:
