@@ -17,11 +17,13 @@ from . import (
     money,
     nearby,
     passports,
+    smalltalk,
     tax,
     welcome,
 )
 
 ROUTERS = [
     commands.router, handoff.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router,
-    coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, fallback.router,
+    coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, smalltalk.router,
+    fallback.router,
 ]

@@ -17,8 +17,9 @@ PAGE = 5  # items per text list: short enough to read on a phone
 
 def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
     """The one-article news card that opens the place's page; asking about a place is interest in its
-    primary category."""
+    primary category. The place is what a follow-up with no place in it is about ("门票呢", "附近有什么吃的")."""
     ctx.state["last_place"] = place.id
+    ctx.state["near"] = "place"  # newer than a location sent before (handlers/nearby.py)
     if place.categories:
         _note_interest(ctx, place.categories[0])
     now = ctx.services.clock.now()
@@ -66,13 +67,26 @@ def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None =
                           more=start + len(shown) < len(ids))
 
 
-@router.on_intent("place")
+# Follow-up intents that are a focus by themselves ("how much" after a place card: its admission).
+FOCUS_OF_INTENT = {"ask_price": "price"}
+
+
+def follow_up(intent: str, captures: dict[str, Any], last_place: str | None) -> tuple[str | None, str | None]:
+    """(place id, focus) a message is about: the place named in it, else the place shown last.
+
+    "景福宫几点开门" names its place; "门票呢" / "几点关门" / "怎么去" (the understanding gives the focus and no
+    place) and "how much" are about `last_place`.
+    """
+    return captures.get("place") or last_place, captures.get("focus") or FOCUS_OF_INTENT.get(intent)
+
+
+@router.on_intent("place", *FOCUS_OF_INTENT)
 def place(msg: Incoming, ctx: Context) -> Reply:
-    place_id = ctx.captures.get("place") or ctx.state.get("last_place")
+    place_id, focus = follow_up(ctx.intent, ctx.captures, ctx.state.get("last_place"))
     found = ctx.services.content.places.get(place_id) if place_id else None
     if found is None:
         return ctx.cards.text("which_place", ctx.lang)
-    return place_card(found, ctx, ctx.captures.get("focus"))
+    return place_card(found, ctx, focus)
 
 
 def category_menu(ctx: Context) -> Reply:

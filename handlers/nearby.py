@@ -1,6 +1,8 @@
 """What is near: a location message, a LOCATION event, the menu's location picker, or "附近..."."""
 from __future__ import annotations
 
+from typing import Any
+
 from bot.conversation.router import Context, Router
 from bot.travel.places import distance_m
 from bot.wechat.inbound import Incoming
@@ -38,8 +40,21 @@ def _places_list(ctx: Context, lat: float, lng: float, *, category: str | None, 
                      anchor=anchor, extras=extras)
 
 
-def _remember(ctx: Context, lat: float, lng: float, label: str) -> None:
+def _remember(ctx: Context, lat: float, lng: float, label: str, *, newest: bool = True) -> None:
+    """Keep the location; `newest`: it is now where "附近..." means (not a place card shown before it)."""
     ctx.state["loc"] = {"lat": lat, "lng": lng, "label": label}
+    if newest:
+        ctx.state["near"] = "loc"
+
+
+def anchor_place(captures: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """The place "附近..." is around: the one named, else the place card shown last, unless a location was
+    sent after it (then the location is where the traveler is)."""
+    named = captures.get("place")
+    if named:
+        return str(named)
+    last = state.get("last_place")
+    return str(last) if last and (state.get("near") == "place" or not state.get("loc")) else None
 
 
 @router.on_location()
@@ -58,11 +73,12 @@ def reported_location(msg: Incoming, ctx: Context) -> Reply:
     if loc is None:
         return no_reply()
     last = ctx.state.get("loc")
-    _remember(ctx, loc.lat, loc.lng, "")
+    _remember(ctx, loc.lat, loc.lng, "", newest=False)  # a silent report moves no place card's "附近"
     if last and distance_m(last["lat"], last["lng"], loc.lat, loc.lng) < MOVED_METRES:
         return no_reply()
     if _far_from_everything(ctx, loc.lat, loc.lng) is not None:
         return no_reply()  # opening the chat at home is no question: say nothing
+    ctx.state["near"] = "loc"
     return _places_list(ctx, loc.lat, loc.lng, category=None, anchor=None)
 
 
@@ -70,7 +86,8 @@ def reported_location(msg: Incoming, ctx: Context) -> Reply:
 @router.on_click("NEARBY")
 def near(msg: Incoming, ctx: Context) -> Reply:
     category = ctx.captures.get("category")
-    place_id = ctx.captures.get("place")
+    # "附近有什么吃的" after a place card is around that place; the menu button is around the traveler.
+    place_id = anchor_place(ctx.captures, ctx.state) if msg.kind != "event" else ctx.captures.get("place")
     place = ctx.services.content.places.get(place_id) if place_id else None
     if place is not None:
         return nearby_list(ctx, place.lat, place.lng, category=category, anchor=place.t("name", ctx.lang),

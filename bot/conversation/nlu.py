@@ -8,6 +8,7 @@ A city or a generic word is no place: "首尔哪里好玩" is not N Seoul Tower 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,17 @@ def find_booking_ref(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+# A message of only emoji: pictographs (So) with their joiners, skin tones, variation selectors, spaces
+# and punctuation ("👍👍!", "❤️", "👨‍👩‍👧").
+_EMOJI_COMPANIONS = frozenset({"So", "Sk", "Mn", "Me", "Cf", "Zs", "Po"})
+
+
+def is_emoji_only(text: str) -> bool:
+    """Whether the text is only emoji (and what goes with them): small talk, not a question."""
+    cats = [unicodedata.category(ch) for ch in text.strip()]
+    return "So" in cats and all(c in _EMOJI_COMPANIONS for c in cats)
+
+
 def parse_pick(text: str) -> int | None:
     """"2", "第二个", "#3", "２" → the number a traveler picks from a list (1–99; the handler checks range)."""
     m = _PICK.match(fold(text).strip().rstrip("。.!！"))
@@ -272,7 +284,7 @@ class Understanding(IntentMatch):
 class Understander:
     """Composes keyword intents with the places, categories and numbers found in the text."""
 
-    COMPOSED = ("place", "browse", "pick", "money", "info", "product", "coupon")  # produced here
+    COMPOSED = ("place", "browse", "pick", "money", "info", "product", "coupon", "emoji")  # produced here
 
     def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
                  money: MoneyParser, topics: Topics, products: Catalogue, coupons: Coupons | None = None) -> None:
@@ -286,6 +298,8 @@ class Understander:
         self.names = [*intents.names, *self.COMPOSED]
 
     def understand(self, text: str) -> Understanding | None:
+        if is_emoji_only(text):  # "👍", "😀😀": small talk (handlers/smalltalk.py)
+            return Understanding("emoji", 1.0, False)
         exact = self.intents.exact(text)
         if exact:
             return Understanding(exact.intent, 1.0, exact.is_global)
