@@ -53,10 +53,6 @@ class Services:
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
 
-    @classmethod
-    def build(cls, config: Config) -> Services:
-        return cls(config)
-
     @cached_property
     def redis(self) -> redis.Redis:
         from bot.infra.redis_conn import connect

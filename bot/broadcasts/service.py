@@ -30,18 +30,15 @@ from bot.broadcasts.news import NewsComposer, thumb_path
 from bot.broadcasts.planning import Plan, Results
 from bot.broadcasts.segments import Segment
 from bot.broadcasts.sending import SendReport
-from bot.infra import yamlfile
+from bot.infra import queue, yamlfile
 from bot.infra.db.models import Broadcast, BroadcastBatch
-from bot.infra.queue import BROADCAST_JOB
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-SEND_JOB = BROADCAST_JOB  # by dotted path: jobs already scheduled in Redis name it
-SEND_JOB_TIMEOUT = 3600
 
 __all__ = ["BroadcastService", "Draft", "DryRun", "Summary", "BatchStatus", "Status", "Article", "Rendered",
-           "MessageError", "NoScheduler", "PlanError", "SpecError", "Plan", "Results", "SendReport", "SEND_JOB",
+           "MessageError", "NoScheduler", "PlanError", "SpecError", "Plan", "Results", "SendReport",
            "broadcast_service"]
 
 
@@ -228,10 +225,7 @@ class BroadcastService:
         if when is not None and self.s.config.embedded_redis:
             raise NoScheduler("the embedded runner has no job scheduler")
         when = planning.schedule(self.s.db, broadcast_id, when)
-        if when is None:
-            self.s.queue.enqueue(SEND_JOB, broadcast_id, job_timeout=SEND_JOB_TIMEOUT)
-        else:
-            self.s.queue.enqueue_at(when, SEND_JOB, broadcast_id, when.isoformat(), job_timeout=SEND_JOB_TIMEOUT)
+        queue.enqueue_broadcast(self.s.queue, broadcast_id, when)
         return when
 
     def send_now(self, broadcast_id: int, progress: Callable[[int], None] | None = None, *,

@@ -6,6 +6,7 @@ context. The paths are part of what is stored in Redis: a job scheduled before a
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import rq
@@ -15,6 +16,7 @@ from rq.worker import BaseWorker
 LATE_REPLY_JOB = "bot.jobs.deliver_late_reply"
 BOOKING_CONFIRMATION_JOB = "bot.jobs.send_booking_confirmation"
 BROADCAST_JOB = "bot.jobs.send_broadcast"
+BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
 # How often a worker's pubsub thread (stop and kill commands from `rq`) wakes up. RQ polls every 60 s, and
@@ -50,6 +52,14 @@ def make_queue(redis_client: Any, name: str, run_inline: bool) -> Queue:
 def enqueue_late_reply(queue: Queue, openid: str, payload: dict[str, Any], delivery: str) -> None:
     queue.enqueue(LATE_REPLY_JOB, openid, payload, delivery,
                   retry=Retry(max=3, interval=[5, 20, 60]), job_timeout=30, result_ttl=3600)
+
+
+def enqueue_broadcast(queue: Queue, broadcast_id: int, when: datetime | None = None) -> None:
+    """Send a planned broadcast now, or at `when`; the job carries its time, so one moved later does nothing."""
+    if when is None:
+        queue.enqueue(BROADCAST_JOB, broadcast_id, job_timeout=BROADCAST_JOB_TIMEOUT)
+    else:
+        queue.enqueue_at(when, BROADCAST_JOB, broadcast_id, when.isoformat(), job_timeout=BROADCAST_JOB_TIMEOUT)
 
 
 def enqueue_booking_confirmation(queue: Queue, ref: str) -> None:

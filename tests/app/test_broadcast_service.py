@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, text
 
-from bot.broadcasts.service import SEND_JOB, BroadcastService, MessageError, NoScheduler, SpecError, broadcast_service
+from bot.broadcasts.service import BroadcastService, MessageError, NoScheduler, SpecError, broadcast_service
 from bot.infra.db.models import Follower
+from bot.infra.queue import BROADCAST_JOB
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 TEXT = {"name": "冬日首尔", "audience": {"language": "zh-CN"}, "text": "首尔下雪啦"}
@@ -78,7 +79,7 @@ def test_queue_send_enqueues_the_job_by_its_path(app, service, fake_api):
                                datetime.now(UTC) + timedelta(hours=1))
         return
     (job,) = ext.queue.get_jobs()
-    assert job.func_name == SEND_JOB == "bot.jobs.send_broadcast" and job.args == (plan.broadcast_id,)
+    assert job.func_name == BROADCAST_JOB == "bot.jobs.send_broadcast" and job.args == (plan.broadcast_id,)
     from bot.infra.queue import SimpleWorker
 
     with app.app_context():
