@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.bookings.coupons import Coupons, load_coupons
 from bot.conversation.intents import IntentMatcher
-from bot.conversation.nlu import Categories, GenericWords, PlaceIndex, Understander
+from bot.conversation.nlu import Categories, Understander
+from bot.conversation.place_names import GenericWords, PlaceIndex
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.places import Places, load_places

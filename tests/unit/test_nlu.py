@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.intents import IntentMatcher
-from bot.conversation.nlu import Categories, GenericWords, PlaceIndex, Understander, parse_pick
+from bot.conversation.nlu import Categories, Understander, parse_pick
+from bot.conversation.place_names import GenericWords, PlaceIndex
 from bot.infra.yamlfile import SourceError
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser

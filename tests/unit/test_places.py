@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation.nlu import GenericWords, PlaceIndex
+from bot.conversation.place_names import GenericWords, PlaceIndex
 from bot.infra.clock import SEOUL
 from bot.infra.text import normalize
 from bot.infra.yamlfile import SourceError
