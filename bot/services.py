@@ -88,7 +88,7 @@ class Services:
     def dispatcher(self) -> Dispatcher:
         from bot.conversation.router import Dispatcher
 
-        return Dispatcher(load_routers(self.config.routers), self.content.understander)
+        return Dispatcher(load_routers(self.config.routers), self.content.understander, self.content.followups)
 
     @cached_property
     def api(self) -> SharedTokenClient:

@@ -7,6 +7,7 @@ from typing import Any
 from bot.conversation.router import Context, Router
 from bot.followers import records as followers
 from bot.travel.places import Place
+from bot.travel.routes import way
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
@@ -41,7 +42,8 @@ def _note_interest(ctx: Context, category: str) -> None:
 
 
 def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None = None,
-              anchor: str | None = None, extras: dict[str, str] | None = None, start: int = 0) -> Reply:
+              anchor: str | None = None, extras: dict[str, str] | None = None, start: int = 0,
+              collection: str | None = None) -> Reply:
     """A numbered text list (passive replies to messages show only one article, so lists are text).
 
     The whole result stays in the state so "2" opens the second item and "更多" continues.
@@ -53,9 +55,10 @@ def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None =
         _note_interest(ctx, category)
     shown = ids[start:start + PAGE]
     ctx.state["list"] = {"ids": ids, "end": start + len(shown), "kind": kind, "category": category,
-                         "anchor": anchor, "extras": extras}
+                         "anchor": anchor, "extras": extras, "collection": collection}
     heading = ctx.cards.render("list_heading", ctx.lang, kind=kind if start == 0 else "more",
-                               category=categories.get(category) if category else None, anchor=anchor)
+                               category=categories.get(category) if category else None, anchor=anchor,
+                               collection=ctx.services.content.collections.items.get(collection or ""))
     items = []
     for n, place_id in enumerate(shown, start=start + 1):
         place = places.get(place_id)
@@ -116,7 +119,7 @@ def pick(msg: Incoming, ctx: Context) -> Reply:
     found = ctx.services.content.places.get(listing["ids"][number - 1])
     if found is None:  # removed from the content since the list was sent
         return ctx.cards.text("pick_nothing", ctx.lang, count=0)
-    return place_card(found, ctx)
+    return place_card(found, ctx, ctx.captures.get("focus"))  # "第二个怎么去": its way there
 
 
 @router.on_intent("more")
@@ -125,4 +128,31 @@ def more(msg: Incoming, ctx: Context) -> Reply:
     if not listing or listing["end"] >= len(listing["ids"]):
         return category_menu(ctx)
     return show_list(ctx, listing["ids"], kind=listing["kind"], category=listing.get("category"),
-                     anchor=listing.get("anchor"), extras=listing.get("extras"), start=listing["end"])
+                     anchor=listing.get("anchor"), extras=listing.get("extras"), start=listing["end"],
+                     collection=listing.get("collection"))
+
+
+@router.on_intent("collection")
+def collection(msg: Incoming, ctx: Context) -> Reply:
+    """Places of one kind ("首尔有什么寺庙", "带孩子去哪玩"), with the products that go with them."""
+    content = ctx.services.content
+    found = content.collections.items[ctx.captures["collection"]]
+    products = [p for p in (content.products.get(pid) for pid in found.products) if p is not None]
+    listing = show_list(ctx, list(found.places), kind="collection", collection=found.id)
+    if not products:
+        return listing
+    names = [p.name.get(ctx.lang) or p.name["zh-CN"] for p in products]
+    return ctx.cards.text("collection_products", ctx.lang, listing=listing.content, names=names)
+
+
+@router.on_intent("route")
+def route(msg: Incoming, ctx: Context) -> Reply:
+    """"从明洞到弘大怎么走": each end's subway, the distance, a walk or taxi estimate, a map link that plans it."""
+    places = ctx.services.content.places
+    origin, destination = places.get(ctx.captures["origin"]), places.get(ctx.captures["destination"])
+    if origin is None or destination is None:
+        return ctx.cards.text("which_place", ctx.lang)
+    ctx.state["last_place"] = destination.id
+    found = way(origin, destination, ctx.services.content.fares)
+    return ctx.cards.text("route", ctx.lang, way=found, distance=ctx.cards.distance(found.metres, ctx.lang),
+                          fares=ctx.services.content.fares)

@@ -53,6 +53,15 @@ def product_card(msg: Incoming, ctx: Context) -> Reply:
                           **_prices(ctx, product, Party(1)))
 
 
+@router.on_intent("products")
+def catalogue(msg: Incoming, ctx: Context) -> Reply:
+    """"能订什么" / "有什么一日游": the bookable products as a numbered list; a number opens one, and no booking
+    starts until the traveler asks for one (a question after the list is a question)."""
+    products = list(ctx.services.content.products)
+    ctx.state["list"] = {"kind": "products", "ids": [p.id for p in products], "end": len(products)}
+    return ctx.cards.text("products_list", ctx.lang, products=products)
+
+
 @router.on_intent("confirm")
 def confirm_outside_flow(msg: Incoming, ctx: Context) -> Reply:
     """"确认" after the flow ended (a second tap, or a late retry): show the booking it made."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from bot.conversation.followups import remember_money
 from bot.conversation.router import Context, Router
 from bot.infra.clock import SEOUL
 from bot.travel.money import MAX_AMOUNT, MoneyQuery
@@ -51,6 +52,7 @@ def money(msg: Incoming, ctx: Context) -> Reply:
         return ctx.cards.text("money_rates", ctx.lang, rows=rows, missing=missing, **common)
 
     assert query.amount is not None and query.source is not None
+    remember_money(ctx.state, query)  # "那500呢", "人民币呢" next
     source = parser.currencies[query.source]
     if query.amount > MAX_AMOUNT:
         return ctx.cards.text("amount_too_large", ctx.lang, source_name=names[query.source])

@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.bookings.coupons import Coupons, load_coupons
+from bot.conversation.followups import FollowupWords
 from bot.conversation.intents import IntentMatcher
+from bot.conversation.meanings import Meanings, load_meanings
 from bot.conversation.nlu import Categories, Understander
 from bot.conversation.place_names import GenericWords, PlaceIndex
+from bot.infra.yamlfile import SourceError
+from bot.travel.collections import Collections, load_collections
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.places import Places, load_places
 from bot.travel.products import Catalogue, load_catalogue
+from bot.travel.routes import Fares, load_fares
 from bot.travel.tax import TaxRules, load_tax_rules
 from bot.wechat.menu import Menu, load_menu
 
@@ -39,6 +44,10 @@ class Content:
     topics: Topics
     products: Catalogue
     coupons: Coupons
+    collections: Collections
+    meanings: Meanings
+    followups: FollowupWords
+    fares: Fares
     understander: Understander
     menu: Menu
 
@@ -70,7 +79,15 @@ class Content:
         products = load_catalogue(directory / "products.yaml", {p.id for p in places}, set(categories.items))
         coupons = load_coupons(directory / "coupons.yaml", set(products.items))
         generic = GenericWords.from_file(directory / "generic_words.yaml", places)
+        collections = load_collections(directory / "collections.yaml", set(places.items), set(products.items))
+        meanings = load_meanings(directory / "meanings.yaml")
+        understander = Understander(intents, PlaceIndex(places, generic), categories, money, topics, products, coupons,
+                                    collections, meanings)
+        for meaning in meanings.items:  # each question offered must be one the rules answer
+            for lang, say in meaning.say.items():
+                if understander.by_rules(say) is None:
+                    raise SourceError(directory / "meanings.yaml", meaning.line,
+                                      f"say.{lang} {say!r} is not understood by the rules: offer questions they answer")
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,
-                   products, coupons,
-                   Understander(intents, PlaceIndex(places, generic), categories, money, topics, products, coupons),
-                   load_menu(directory / "menu.yaml"))
+                   products, coupons, collections, meanings, FollowupWords.from_file(directory / "followups.yaml"),
+                   load_fares(directory / "routes.yaml"), understander, load_menu(directory / "menu.yaml"))

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bot.bookings.coupons import Coupons
 from bot.bookings.passports import mentions_passport
 from bot.conversation.intents import IntentMatch, IntentMatcher
-from bot.conversation.place_names import PlaceIndex
+from bot.conversation.meanings import OFFER, SURE, Meanings
+from bot.conversation.place_names import PlaceIndex, PlaceMatch
 from bot.infra import yamlfile
 from bot.infra.text import fold, normalize
+from bot.travel.collections import Collections
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.products import Catalogue
@@ -27,6 +29,16 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ASKS_NUMBER = re.compile(r"电话|热线|号码|phone|number|hotline")
 _PICK = re.compile(r"^(?:第|no\.?|#)?\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|号|条)?$")
+# A pick inside a question: "第二个怎么去", "第2家几点开门", "the second one", "number 3".
+_PICK_INSIDE = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|家|条|项|处|号|站)|"
+                          r"\b(?:the\s+)?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:one|place|item)\b|"
+                          r"\b(?:number|no\.?|#)\s*(\d{1,2})\b")
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4,
+             "5th": 5}
+# "从明洞到弘大", "明洞去弘大怎么走", "from myeongdong to hongdae": a way from one place to another.
+_ROUTE_FROM = re.compile(r"from")
+_ROUTE_TO = re.compile(r"到|去|至|往|to")
+_ROUTE_GAP = 6  # at most this many characters between the two names ("怎么去", "坐地铁到")
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,16 @@ def is_emoji_only(text: str) -> bool:
     return "So" in cats and all(c in _EMOJI_COMPANIONS for c in cats)
 
 
+def find_pick(text: str) -> int | None:
+    """The item a question is about: "第二个怎么去" → 2, "the second one" → 2 (None when no pick is named)."""
+    m = _PICK_INSIDE.search(fold(text))
+    if not m:
+        return None
+    token = next(g for g in m.groups() if g)
+    number = _ORDINALS.get(token) or (int(token) if token.isdigit() else _CN_DIGITS[token])
+    return number if number >= 1 else None
+
+
 def parse_pick(text: str) -> int | None:
     """"2", "第二个", "#3", "２" → the number a traveler picks from a list (1–99; the handler checks range)."""
     m = _PICK.match(fold(text).strip().rstrip("。.!！"))
@@ -110,11 +132,15 @@ class Understanding(IntentMatch):
 class Understander:
     """Composes keyword intents with the places, categories and numbers found in the text."""
 
-    COMPOSED = ("place", "browse", "pick", "money", "info", "product", "coupon", "emoji")  # produced here
+    COMPOSED = ("place", "browse", "pick", "money", "info", "product", "coupon", "emoji", "collection", "route",
+                "suggest")  # produced here
 
     def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
-                 money: MoneyParser, topics: Topics, products: Catalogue, coupons: Coupons | None = None) -> None:
+                 money: MoneyParser, topics: Topics, products: Catalogue, coupons: Coupons | None = None,
+                 collections: Collections | None = None, meanings: Meanings | None = None) -> None:
         self.intents = intents
+        self.collections = collections or Collections([])
+        self.meanings = meanings or Meanings([], [])
         self.products = products
         self.coupons = coupons
         self.places = places
@@ -124,6 +150,23 @@ class Understander:
         self.names = [*intents.names, *self.COMPOSED]
 
     def understand(self, text: str) -> Understanding | None:
+        """What the rules make of `text`; else, when it is very close to a question the bot answers
+        (`content/meanings.yaml`), that question; else the closest ones to offer ("suggest"), or None."""
+        found = self.by_rules(text)
+        if found is not None:
+            return found
+        closest = self.meanings.closest(text)
+        if closest and closest[0].score >= SURE:
+            meant = self.by_rules(closest[0].meaning.say["zh-CN"])
+            if meant is not None:
+                return replace(meant, score=closest[0].score,
+                               captures={**meant.captures, "meant": closest[0].example})
+        offers = [c.meaning.id for c in closest if c.score >= OFFER]
+        if offers:
+            return Understanding("suggest", closest[0].score, False, {"offers": offers})
+        return None
+
+    def by_rules(self, text: str) -> Understanding | None:
         if is_emoji_only(text):  # "👍", "😀😀": small talk (handlers/smalltalk.py)
             return Understanding("emoji", 1.0, False)
         exact = self.intents.exact(text)
@@ -136,6 +179,10 @@ class Understander:
         if number is not None:
             return Understanding("pick", 1.0, False, {"number": number})
         contained = self.intents.contained(text)
+        number = find_pick(text)
+        if number is not None:  # "第二个怎么去": an item of the list shown last, with what is asked of it
+            focus = next((f for f in ("hours", "directions", "price") if f in contained), None)
+            return Understanding("pick", 1.0, False, {"number": number, **({"focus": focus} if focus else {})})
         if "cancel_booking" in contained:  # "取消订单 YJ7K4M2P"
             return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
         if "my_bookings" in contained:
@@ -146,7 +193,10 @@ class Understander:
         if mentions_passport(text):  # "ZHANG WEI E12345678 1990-01-01" after booking the DMZ tour
             return Understanding("passport", 1.0, False)
         product = self.products.find(text)
-        if "book" in contained or (product and "订" in fold(text)):  # "我想订DMZ", "订乱打秀"
+        if "products" in contained and product is None:  # "能订什么", "what can I book", "有什么一日游"
+            return Understanding("products", 1.0, False)
+        wants_booking = "book" in contained or (product and "订" in fold(text))  # "我想订DMZ", "订乱打秀"
+        if wants_booking and (product or not self.places.find(text)):  # "昌德宫后苑要预约吗" asks about the place
             return Understanding("book", contained.get("book", 1.0), False,
                                  {"product": product.id if product else None})
         money = self.money.parse(text)
@@ -159,6 +209,11 @@ class Understander:
         if topic is not None:
             return Understanding("info", 1.0, False, {"topic": topic})
         places = self.places.find(text)
+        route = self._route(text, places)
+        if route is not None:
+            return route
+        if "coupons" in contained:  # "有优惠吗", "我的优惠券"
+            return Understanding("coupons", 1.0, False)
         rest = text
         for match in places:
             rest = normalize(rest).replace(match.term, " ")
@@ -183,6 +238,9 @@ class Understander:
             return Understanding("product", 1.0, False, {"product": product.id})
         if focus:  # "几点开门" with no place: about the place shown last
             return Understanding("place", contained[focus], False, captures)
+        collection = self.collections.find(rest) if not places else None
+        if collection:  # "首尔有什么寺庙", "带孩子去哪玩": a list of one kind, more specific than a category
+            return Understanding("collection", 1.0, False, {"collection": collection})
         if category:
             return Understanding("browse", 0.9, False, captures)
         if "recommend" in contained:
@@ -191,3 +249,25 @@ class Understander:
         if best and best.intent not in ("hours", "directions", "price"):
             return Understanding(best.intent, best.score, best.is_global, captures)
         return None
+
+    def _route(self, text: str, places: list[PlaceMatch]) -> Understanding | None:
+        """"从明洞到弘大怎么走", "myeongdong to hongdae", "how to get to hongdae from myeongdong": two places
+        with a from/to word between them."""
+        if len(places) < 2:
+            return None
+        compact = normalize(text)  # CJK names and compact latin names are both found in it
+        at = {m.place_id: compact.find(m.term) for m in places[:2]}
+        if any(p < 0 for p in at.values()):
+            return None
+        first, second = sorted(places[:2], key=lambda m: at[m.place_id])
+        between = compact[at[first.place_id] + len(first.term):at[second.place_id]]
+        if len(between) > _ROUTE_GAP:
+            return None
+        if _ROUTE_FROM.search(between):  # "to hongdae from myeongdong"
+            origin, destination = second, first
+        elif _ROUTE_TO.search(between):
+            origin, destination = first, second
+        else:
+            return None
+        return Understanding("route", min(first.score, second.score), False,
+                             {"origin": origin.place_id, "destination": destination.place_id})

@@ -117,7 +117,7 @@ class Pipeline:
             if stored != DEFAULT_LANG:  # followers start in zh-CN: any other language was chosen
                 state["lang_chosen"] = True
                 return stored
-        return detect(msg.text) or state.get("lang") or DEFAULT_LANG
+        return detect(msg.text, first="lang" not in state) or state.get("lang") or DEFAULT_LANG
 
     def _follower_language(self, msg: Incoming, degraded: bool) -> str:
         """The follower's chosen language, read once per conversation (then it lives in the state)."""

@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
+from bot.conversation import followups
+from bot.conversation.followups import FollowupWords
 from bot.conversation.nlu import Understander
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
@@ -134,7 +136,9 @@ class Decision:
 class Dispatcher:
     """The merged routing table of the handlers' routers (in `handlers.ROUTERS` order)."""
 
-    def __init__(self, routers: Iterable[Router], understander: Understander | None = None) -> None:
+    def __init__(self, routers: Iterable[Router], understander: Understander | None = None,
+                 followup_words: FollowupWords | None = None) -> None:
+        self._followup_words = followup_words or FollowupWords()
         self.table: dict[tuple[str, str], Route] = {}
         for router in routers:
             for route in router.routes:
@@ -162,6 +166,8 @@ class Dispatcher:
 
     def resolve(self, msg: Incoming, state: dict[str, Any]) -> Decision:
         match = self.understander.understand(msg.text) if msg.text else None
+        if msg.text:  # "1" after "你是想问…？", "那500呢" after a conversion
+            match = followups.resolve(match, msg.text, state, self.understander, self._followup_words)
         if match and match.is_global and ("intent", match.intent) in self.table:
             return self._intent(match, "global command")
         flow, step = state.get("flow"), state.get("step")

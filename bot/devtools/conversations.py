@@ -219,7 +219,7 @@ class Reply:
 
 
 # What every conversation state carries beside a flow or context: "state: null" ignores these.
-HOUSEKEEPING = ("rev", "lang", "lang_chosen", "seen", "recent")
+HOUSEKEEPING = ("rev", "lang", "lang_chosen", "seen", "recent", "money")
 
 
 def check(expect: dict[str, Any], reply: Reply, state: dict[str, Any] | None) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation.language import detect
+from bot.conversation.language import detect, is_pinyin
 from bot.infra.text import mask_numbers
 
 
@@ -16,6 +16,21 @@ from bot.infra.text import mask_numbers
 ])
 def test_detect(text, lang):
     assert detect(text) == lang
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("noryangjin fish market", "en"), ("garosu-gil shops", "en"), ("hello", "en"), ("pharmacy", "en"),
+    ("jingfugong zenme qu", None), ("mingdong zenme qu", None), ("Li Lei, EB1234567, China, 1990/12/31", None),
+    ("gyeongbokgung", None), ("ok", "en"),
+])
+def test_detect_typed_pinyin_and_a_first_single_word(text, lang):
+    """Pinyin is Chinese typed in latin letters; one English word tells only in a conversation's first message."""
+    assert detect(text, first=True) == lang
+
+
+def test_is_pinyin():
+    assert is_pinyin("jingfugong") and is_pinyin("renminbi") and is_pinyin("zenme")
+    assert not is_pinyin("myeongdong") and not is_pinyin("market") and not is_pinyin("hi")
 
 
 @pytest.mark.parametrize("text,masked", [

@@ -1,0 +1,92 @@
+"""Follow-ups: a message read against what the conversation already showed.
+
+"1" after "你是想问…？" is the first question offered; "那500呢" or "人民币呢" after a conversion is another
+amount or currency for it. The words that mark such a follow-up ("那", "呢", "what about") are in
+`content/followups.yaml`; place follow-ups ("门票呢", "第二个怎么去") need no state here: the handlers
+resolve them against the place or list shown last.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.conversation.nlu import Understander, Understanding
+from bot.infra import yamlfile
+from bot.infra.text import fold
+from bot.travel.money import MoneyQuery, parse_amount
+
+MONEY_KEY = "money"  # the last conversion: {"amount", "source", "targets"}
+
+
+@dataclass(frozen=True)
+class FollowupWords:
+    """Words around a bare amount or currency that only say "and this one?" ("那500呢", "what about 500")."""
+
+    fillers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_file(cls, path: Path) -> FollowupWords:
+        if not path.exists():
+            return cls()
+        doc = yamlfile.load(path)
+        words = doc.data.get("fillers") if isinstance(doc.data, dict) else None
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise doc.error("fillers", "expected a list of words")
+        return cls(tuple(sorted((fold(w).strip() for w in words), key=len, reverse=True)))
+
+    def strip(self, text: str) -> str:
+        """The text without its follow-up words and punctuation: "那500呢？" → "500"."""
+        rest = fold(text)
+        for word in self.fillers:
+            pattern = re.escape(word) if not word.isascii() else rf"\b{re.escape(word)}\b"
+            rest = re.sub(pattern, " ", rest)
+        return re.sub(r"[\s?？!！。.,，~～]+", " ", rest).strip()
+
+
+def remember_money(state: dict[str, Any], query: MoneyQuery) -> None:
+    if query.kind == "convert" and query.amount is not None and query.source:
+        state[MONEY_KEY] = {"amount": str(query.amount), "source": query.source, "targets": list(query.targets)}
+
+
+def resolve(match: Understanding | None, text: str, state: dict[str, Any], understander: Understander,
+            words: FollowupWords) -> Understanding | None:
+    """`match` read against the conversation: a pick of an offered question or of a product, or another
+    amount or currency for the last conversion."""
+    listing = state.get("list") or {}
+    if match is not None and match.intent == "pick" and listing.get("kind") == "suggest":
+        offers = listing.get("offers") or []
+        number = int(match.captures["number"])
+        if 1 <= number <= len(offers) and offers[number - 1] < len(understander.meanings.items):
+            meant = understander.by_rules(understander.meanings.items[offers[number - 1]].say["zh-CN"])
+            return meant or match
+    if match is not None and match.intent == "pick" and listing.get("kind") == "products":
+        ids = listing.get("ids") or []
+        number = int(match.captures["number"])
+        if 1 <= number <= len(ids) and understander.products.get(ids[number - 1]) is not None:
+            return Understanding("product", 1.0, False, {"product": ids[number - 1]})
+    last = state.get(MONEY_KEY)
+    if last and (match is None or match.intent in ("suggest", "money", "pick")):
+        query = _money_followup(text, last, understander, words)
+        if query is not None:
+            return Understanding("money", 1.0, False, {"query": query})
+    return match
+
+
+def _money_followup(text: str, last: dict[str, Any], understander: Understander,
+                    words: FollowupWords) -> MoneyQuery | None:
+    parser = understander.money
+    rest = words.strip(text)
+    amount = parse_amount(rest.replace(" ", "")) if rest else None
+    if amount is not None and amount > 0:  # "那500呢", "1000", "what about 50"
+        return MoneyQuery("convert", amount, last["source"], tuple(last["targets"]))
+    # "人民币呢", "in dollars?": nothing but a currency (not "美元汇率", which asks the rate)
+    mentioned = [code for code, c in parser.currencies.items() if any(fold(w) == rest for w in (*c.words, *c.symbols))]
+    if len(mentioned) != 1:
+        return None
+    named = mentioned[0]
+    if named == last["source"]:
+        return None
+    return MoneyQuery("convert", Decimal(last["amount"]), last["source"], (named,))
