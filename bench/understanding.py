@@ -1,15 +1,18 @@
 """How well the bot understands travelers: accuracy over a labelled set, judged by the replies alone.
 
     python bench/understanding.py                      # the whole set, in-process, accuracy per group
-    python bench/understanding.py --group money -v     # one group, every answer shown
+    python bench/understanding.py --group money -v     # one group, every failure shown
+    python bench/understanding.py --heldout            # the held-out set: accuracy only
     python bench/understanding.py --say "门票呢" ...   # one conversation, print the replies (a probe)
-    python bench/understanding.py --url https://host/wechat --token T [--aes-key K]   # a live server
+    python bench/understanding.py --url https://host/wechat --token T [--aes-key K]   # live server
 
 The set is `bench/understanding/messages.yaml` (single first messages) and `conversations.yaml`
-(multi-turn), written from how travelers talk, not from our word lists. Each message goes through the
-real webhook (signed and encrypted as WeChat sends it) from a new follower; each reply is judged by what a
-traveler sees: the card it opens, the list it shows, the words it says, and its language. Labels are
-documented in the data files; `judge()` says what each one requires.
+(multi-turn), written from how travelers talk, not from our word lists. Its failures are shown and worked
+on, so it is a development set; `heldout.yaml`, written the same way by someone else, is scored with
+`--heldout`, which prints figures only: nobody reads its messages, so it measures what was not tuned to.
+Each message goes through the real webhook (signed and encrypted as WeChat sends it) from a new
+follower; each reply is judged by what a traveler sees: the card it opens, the list it shows, the words it
+says, and its language. Labels are documented in the data files; `Judge.check()` says what each requires.
 """
 from __future__ import annotations
 
@@ -105,9 +108,13 @@ def _case(item: dict[str, Any], group: str) -> Case:
                 item["__line__"], item.get("location"), item.get("keeps"))
 
 
-def load() -> tuple[list[Case], list[tuple[str, list[Case]]]]:
-    messages = yaml.load((DATA / "messages.yaml").read_text(encoding="utf-8"), Lines)["messages"]
-    talks = yaml.load((DATA / "conversations.yaml").read_text(encoding="utf-8"), Lines)["conversations"]
+def load(heldout: bool = False) -> tuple[list[Case], list[tuple[str, list[Case]]]]:
+    if heldout:
+        doc = yaml.load((DATA / "heldout.yaml").read_text(encoding="utf-8"), Lines)
+        messages, talks = doc["messages"], doc["conversations"]
+    else:
+        messages = yaml.load((DATA / "messages.yaml").read_text(encoding="utf-8"), Lines)["messages"]
+        talks = yaml.load((DATA / "conversations.yaml").read_text(encoding="utf-8"), Lines)["conversations"]
     singles = [_case(m, m["group"]) for m in messages]
     conversations = [(c["name"], [_case(t, c.get("group", "conversation")) for t in c["turns"]]) for c in talks]
     return singles, conversations
@@ -251,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--group", help="only this group (messages and conversations)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every failure in full")
+    parser.add_argument("--heldout", action="store_true",
+                        help="score the held-out set (heldout.yaml): figures only, never its messages")
     parser.add_argument("--say", nargs="+", metavar="TEXT", help="send these texts as one conversation, print replies")
     parser.add_argument("--url", help="a live server's webhook URL instead of the in-process app")
     parser.add_argument("--token", default="")
@@ -270,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f">>> {text}\n[{reply.kind}] {reply.url}\n{reply.text}\n")
             return 0
         judge = Judge(content)
-        singles, conversations = load()
+        singles, conversations = load(args.heldout)
         started = time.perf_counter()
         messages, turns, whole = Tally(), Tally(), Tally()
         wrong_language = 0
@@ -308,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     all_total = sum(messages.total.values()) + sum(turns.total.values())
     print(f"overall (messages + turns): {all_right}/{all_total} = {all_right / max(1, all_total):.1%}")
     failures = messages.failures + turns.failures
+    if args.heldout:  # its messages stay unread, so that it keeps measuring what was not tuned to
+        print(f"\n{len(failures)} failures in the held-out set (not shown)")
+        return 0
     if failures:
         print(f"\nfailures ({len(failures)}):")
         for judged in failures if args.verbose else failures[:60]:

@@ -85,7 +85,8 @@ class Content:
                                     collections, meanings)
         for meaning in meanings.items:  # each question offered must be one the rules answer
             for lang, say in meaning.say.items():
-                if understander.by_rules(say) is None:
+                meant = understander.by_rules(say)
+                if meant is None or (meant.intent == "place" and not meant.captures.get("place")):
                     raise SourceError(directory / "meanings.yaml", meaning.line,
                                       f"say.{lang} {say!r} is not understood by the rules: offer questions they answer")
         return cls(directory, places, categories, money, load_tax_rules(directory / "tax_refund.yaml"), topics,

@@ -67,12 +67,35 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
         number = int(match.captures["number"])
         if 1 <= number <= len(ids) and understander.products.get(ids[number - 1]) is not None:
             return Understanding("product", 1.0, False, {"product": ids[number - 1]})
+    if match is not None and match.intent in ("place", "ask_price") and not match.captures.get("place"):
+        if not state.get("last_place"):  # "地铁几点停运", "水光针多少钱": no place asked about, none shown before
+            meant = understander.nearest(text)  # surely another question, else "which place?" ("门票呢")
+            return meant if meant is not None and meant.intent != "suggest" else match
+        origin = _from_place(text, match, understander)
+        if origin and origin != state["last_place"]:  # "how do I get there from Myeongdong"
+            return Understanding("route", 1.0, False, {"origin": origin, "destination": state["last_place"]})
+    if match is not None and match.intent == "place" and match.captures.get("focus") == "directions":
+        origin = _from_place(text, match, understander)
+        if origin and state.get("last_place") and origin != state["last_place"] and match.captures["place"] == origin:
+            return Understanding("route", 1.0, False, {"origin": origin, "destination": state["last_place"]})
     last = state.get(MONEY_KEY)
     if last and (match is None or match.intent in ("suggest", "money", "pick")):
         query = _money_followup(text, last, understander, words)
         if query is not None:
             return Understanding("money", 1.0, False, {"query": query})
     return match
+
+
+_FROM = re.compile(r"从|from ")
+
+
+def _from_place(text: str, match: Understanding, understander: Understander) -> str | None:
+    """The place a "from" word names in the text ("从明洞过去", "from myeongdong"), if any."""
+    m = _FROM.search(fold(text))
+    if not m:
+        return None
+    found = understander.places.find(text[m.end():])
+    return found[0].place_id if found else None
 
 
 def _money_followup(text: str, last: dict[str, Any], understander: Understander,

@@ -26,13 +26,14 @@ class _Intent:
     is_global: bool
     exact: frozenset[str]
     contains: tuple[str, ...]
-    spaced: dict[str, str]  # latin `contains` words as whole words: "nearme" -> "near me"
+    spaced: dict[str, tuple[str, ...]]  # latin `contains` words as whole words: "taxfree" -> ("tax free", "taxfree")
 
 
 class IntentMatcher:
-    def __init__(self, intents: list[_Intent]) -> None:
+    def __init__(self, intents: list[_Intent], particles: tuple[str, ...] = ()) -> None:
         self._intents = intents
         self.names = [i.name for i in intents]
+        self._particles = particles
 
     @classmethod
     def from_file(cls, path: Path) -> IntentMatcher:
@@ -55,17 +56,27 @@ class IntentMatcher:
                     raise doc.error(f"{where}.{kind}", "a word is empty once punctuation is removed")
             if not lists["exact"] and not lists["contains"]:
                 raise doc.error(where, "needs at least one word in 'exact' or 'contains'")
-            spaced = {normalize(str(w)): _LATIN_WORDS.sub(" ", fold(str(w))).strip()
-                      for w in spec.get("contains") or [] if normalize(str(w)).isascii()}
+            spaced: dict[str, tuple[str, ...]] = {}
+            for w in spec.get("contains") or []:  # "tax free" and "taxfree" are one word, written two ways
+                if normalize(str(w)).isascii():
+                    key = normalize(str(w))
+                    spaced[key] = (*spaced.get(key, ()), _LATIN_WORDS.sub(" ", fold(str(w))).strip())
             intents.append(_Intent(str(name), bool(spec.get("global", False)),
                                    frozenset(lists["exact"]),
                                    tuple(sorted(lists["contains"], key=len, reverse=True)), spaced))
-        return cls(intents)
+        particles = data.get("particles") or []
+        if not isinstance(particles, list) or not all(isinstance(p, str) and normalize(p) for p in particles):
+            raise doc.error("particles", "expected a list of sentence-final particles (呀, 啦 ...)")
+        return cls(intents, tuple(normalize(p) for p in particles))
 
     def exact(self, text: str) -> IntentMatch | None:
+        """The intent whose `exact` word is the whole text, with or without sentence-final particles."""
         norm = normalize(text)
+        bare = norm
+        while len(bare) > 1 and bare[-1] in self._particles:  # "再见啦" -> "再见"
+            bare = bare[:-1]
         for intent in self._intents:
-            if norm in intent.exact:
+            if norm in intent.exact or bare in intent.exact:
                 return IntentMatch(intent.name, 1.0, intent.is_global)
         return None
 
@@ -81,7 +92,7 @@ class IntentMatcher:
                 if word.isascii():
                     # Latin words match whole words only: "fee" is not in "coffee", nor "eat" in "theater".
                     words = words if words is not None else f" {_LATIN_WORDS.sub(' ', fold(text))} "
-                    hit = f" {intent.spaced[word]} " in words
+                    hit = any(f" {form} " in words for form in intent.spaced[word])
                 else:
                     hit = word in norm
                 if hit:

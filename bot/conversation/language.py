@@ -1,10 +1,10 @@
 """The language a traveler writes in, read from each message (a choice made with 语言 / English wins).
 
-Deliberately simple and explainable: Chinese characters mean Chinese; two or more Latin words with a common
-English word among them mean English (a word that is also pinyin, like "long", does not count, so
-"jingfugong zenme qu" is not English); a single English word ("hi", "pharmacy") only in a conversation's
-first message; anything else (a number, an emoji, a name like "Myeongdong", passport details, Korean) says
-nothing, and the conversation keeps the language it had.
+Deliberately simple and explainable: Chinese characters mean Chinese; two or more Latin words mean English
+unless they are all pinyin ("jingfugong zenme qu" is Chinese typed in latin letters) or carry a passport
+number; a single English word ("hi", "pharmacy") tells only in a conversation's first message; anything else
+(a number, an emoji, one name like "Myeongdong", passport details, Korean) says nothing, and the
+conversation keeps the language it had.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import re
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+_DOCUMENT = re.compile(r"[A-Za-z]{1,2}\d{6,}")  # a passport number
 # Words that only an English sentence has: a name in Latin letters ("ZHANG WEI E12345678", "Myeongdong")
 # or pinyin ("jingfugong") is not English, "how do I get to Myeongdong" is.
 _ENGLISH_WORDS = """
@@ -56,16 +57,25 @@ _PINYIN_SYLLABLES = frozenset(_PINYIN_TEXT.split())
 _MAX_SYLLABLE = 6
 
 
+def pinyin_syllables(word: str) -> list[str] | None:
+    """"zenmedache" → ["zen", "me", "da", "che"] (fewest syllables), or None when it is not pinyin."""
+    word = word.lower()
+    best: list[list[str] | None] = [[]] + [None] * len(word)
+    for i in range(len(word)):
+        head = best[i]
+        if head is None:
+            continue
+        for n in range(1, min(_MAX_SYLLABLE, len(word) - i) + 1):
+            if word[i:i + n] in _PINYIN_SYLLABLES:
+                known = best[i + n]
+                if known is None or len(known) > len(head) + 1:
+                    best[i + n] = [*head, word[i:i + n]]
+    return best[-1] or None
+
+
 def is_pinyin(word: str) -> bool:
     """Whether a latin word splits into Mandarin syllables ("jingfugong", "zenme", "renminbi")."""
-    word = word.lower()
-    ends = [True] + [False] * len(word)
-    for i in range(len(word)):
-        if ends[i]:
-            for n in range(1, min(_MAX_SYLLABLE, len(word) - i) + 1):
-                if word[i:i + n] in _PINYIN_SYLLABLES:
-                    ends[i + n] = True
-    return ends[-1]
+    return pinyin_syllables(word) is not None
 
 
 def detect(text: str, first: bool = False) -> str | None:
@@ -78,5 +88,9 @@ def detect(text: str, first: bool = False) -> str | None:
     words = [w.lower() for w in _LATIN_WORD.findall(text)]
     english = [w for w in words if w in _ENGLISH and not is_pinyin(w)]  # "an", "long", "men" are pinyin too
     if english and (len(words) >= 2 or first):
+        return "en"
+    # Two or more latin words that are not all pinyin ("insadong ssamziegil", "deoksugung worth visiting"), unless
+    # the text carries a document number: "Li Lei, EB1234567, China" is passport details, in no language.
+    if len(words) >= 2 and not all(is_pinyin(w) for w in words) and not _DOCUMENT.search(text):
         return "en"
     return None

@@ -15,6 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from pypinyin import lazy_pinyin
+
+from bot.conversation.language import pinyin_syllables
 from bot.infra import yamlfile
 from bot.infra.text import fold, normalize
 
@@ -26,16 +29,30 @@ _STOP = frozenset({"a", "an", "the", "i", "me", "my", "we", "is", "are", "am", "
                    "some", "with"})
 SURE = 0.75  # at least this close: answered as that question without asking
 OFFER = 0.3  # at least this close: offered as "你是想问…？"
+HINT = 0.15  # at least this close: offered when nothing reaches OFFER (before the defaults)
+OFFERED = 3  # questions offered at most
+
+
+def _sound_pairs(syllables: list[str]) -> set[str]:
+    return {f"~{a}{b}" for a, b in zip(syllables, syllables[1:])}
 
 
 def features(text: str) -> set[str]:
-    """CJK characters and character pairs, and latin words (a plural's "s" dropped)."""
+    """CJK characters and character pairs, latin words (a plural's "s" dropped), and the pinyin of each pair
+    of syllables: typed pinyin ("zenme dache") and homophone typos ("打不到车" typed "大不到车") meet the
+    Chinese paraphrase by sound."""
     norm = normalize(text)
     found: set[str] = set()
     for run in _CJK_RUN.findall(norm):
         found.update(run)
         found.update(run[i:i + 2] for i in range(len(run) - 1))
-    for word in _WORD.findall(fold(text)):
+        found |= _sound_pairs(lazy_pinyin(run))
+    words = _WORD.findall(fold(text))
+    typed = [pinyin_syllables(w) for w in words if w.isalpha()]
+    if words and len(typed) == len(words) and all(typed):  # all pinyin: its sounds, not English words
+        found |= _sound_pairs([syllable for w in typed for syllable in w or ()])
+        return found
+    for word in words:
         if word not in _STOP and len(word) > 1:
             found.add(word[:-1] if len(word) > 3 and word.endswith("s") else word)
     return found
@@ -46,6 +63,8 @@ class Meaning:
     id: int
     say: dict[str, str]  # the question as the bot's rules understand it, and as it is offered
     line: int | None
+    offer: bool = True  # False: answered when surely meant, never offered ("你好", "谢谢")
+    default: bool = False  # offered when nothing at all is close ("asdf", "。。。")
 
 
 @dataclass(frozen=True)
@@ -67,16 +86,29 @@ class Meanings:
         n = max(1, len(vectors))
         self._idf = {f: math.log(1 + n / c) for f, c in df.items()}
         self._norm = [math.sqrt(sum(self._idf[f] ** 2 for f in v)) or 1.0 for v in vectors]
+        # Typed pinyin has only sounds: it is measured against each paraphrase's sounds alone.
+        self._sound_norm = [math.sqrt(sum(self._idf[f] ** 2 for f in v if f[0] == "~")) or 1.0 for v in vectors]
         self._index: dict[str, list[int]] = defaultdict(list)
         for i, vector in enumerate(vectors):
             for f in vector:
                 self._index[f].append(i)
+
+    def offers(self, text: str) -> list[int]:
+        """The questions to offer for `text`: the close ones, else the nearest few, topped up with the defaults,
+        so a traveler always gets numbered choices instead of a generic list."""
+        closest = [c for c in self.closest(text, OFFERED + 2) if c.meaning.offer]
+        ids = [c.meaning.id for c in closest if c.score >= OFFER][:OFFERED]
+        if not ids:
+            ids = [c.meaning.id for c in closest if c.score >= HINT][:OFFERED - 1]
+        ids += [m.id for m in self.items if m.default and m.id not in ids]
+        return ids[:OFFERED]
 
     def closest(self, text: str, n: int = 3) -> list[Closest]:
         """Up to `n` different meanings, closest first, each with its best paraphrase's score."""
         mine = [f for f in features(text) if f in self._idf]
         if not mine:
             return []
+        norms = self._sound_norm if all(f[0] == "~" for f in features(text)) else self._norm
         # Features the paraphrases never use still count in the text's length: "帮我写作业" is far from all.
         unknown = len(features(text)) - len(mine)
         norm = math.sqrt(sum(self._idf[f] ** 2 for f in mine) + unknown * max(self._idf.values()) ** 2)
@@ -88,7 +120,7 @@ class Meanings:
         best: dict[int, Closest] = {}
         for i, dot in dots.items():
             meaning_index, example = self._examples[i]
-            score = round(dot / (norm * self._norm[i]), 3)
+            score = round(dot / (norm * norms[i]), 3)
             if meaning_index not in best or best[meaning_index].score < score:
                 best[meaning_index] = Closest(self.items[meaning_index], score, example)
         return sorted(best.values(), key=lambda c: (-c.score, c.meaning.id))[:n]
@@ -120,5 +152,6 @@ def load_meanings(path: Path) -> Meanings:
                 raise doc.error(f"{where}.examples.{k}", f"{text!r} is already a paraphrase of meanings.{seen[key]}")
             seen[key] = i
             examples.append((i, text))
-        meanings.append(Meaning(i, {k: str(v).strip() for k, v in say.items()}, doc.line(where)))
+        meanings.append(Meaning(i, {k: str(v).strip() for k, v in say.items()}, doc.line(where),
+                                bool(spec.get("offer", True)), bool(spec.get("default", False))))
     return Meanings(meanings, examples)

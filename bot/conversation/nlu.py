@@ -16,7 +16,7 @@ from typing import Any
 from bot.bookings.coupons import Coupons
 from bot.bookings.passports import mentions_passport
 from bot.conversation.intents import IntentMatch, IntentMatcher
-from bot.conversation.meanings import OFFER, SURE, Meanings
+from bot.conversation.meanings import SURE, Meanings
 from bot.conversation.place_names import PlaceIndex, PlaceMatch
 from bot.infra import yamlfile
 from bot.infra.text import fold, normalize
@@ -38,6 +38,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st"
 # "从明洞到弘大", "明洞去弘大怎么走", "from myeongdong to hongdae": a way from one place to another.
 _ROUTE_FROM = re.compile(r"from")
 _ROUTE_TO = re.compile(r"到|去|至|往|to")
+_ARROW = re.compile(r"->|→|=>|—>|➡️?")
 _ROUTE_GAP = 6  # at most this many characters between the two names ("怎么去", "坐地铁到")
 
 
@@ -74,11 +75,13 @@ class Categories:
         return cls(items)
 
     def find(self, text: str) -> str | None:
+        found = self.match(text)
+        return found[0] if found else None
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        """(category, the word that named it), longest word first."""
         norm = normalize(text)
-        for word, cid in self._words:
-            if word and word in norm:
-                return cid
-        return None
+        return next(((cid, word) for word, cid in self._words if word and word in norm), None)
 
 
 # Loose on purpose: a mistyped reference ("YJ2345678") gets "not found", not "which one?".
@@ -152,18 +155,19 @@ class Understander:
     def understand(self, text: str) -> Understanding | None:
         """What the rules make of `text`; else, when it is very close to a question the bot answers
         (`content/meanings.yaml`), that question; else the closest ones to offer ("suggest"), or None."""
-        found = self.by_rules(text)
-        if found is not None:
-            return found
+        return self.by_rules(text) or self.nearest(text)
+
+    def nearest(self, text: str) -> Understanding | None:
+        """The question in `content/meanings.yaml` this text surely means, else the closest ones to offer."""
         closest = self.meanings.closest(text)
         if closest and closest[0].score >= SURE:
             meant = self.by_rules(closest[0].meaning.say["zh-CN"])
             if meant is not None:
                 return replace(meant, score=closest[0].score,
                                captures={**meant.captures, "meant": closest[0].example})
-        offers = [c.meaning.id for c in closest if c.score >= OFFER]
-        if offers:
-            return Understanding("suggest", closest[0].score, False, {"offers": offers})
+        offers = self.meanings.offers(text)
+        if offers:  # not understood: "你是想问…？" with the closest questions (or the most asked ones)
+            return Understanding("suggest", closest[0].score if closest else 0.0, False, {"offers": offers})
         return None
 
     def by_rules(self, text: str) -> Understanding | None:
@@ -205,9 +209,15 @@ class Understander:
             return Understanding("tax_refund", contained["tax_refund"], False, {"query": query})
         if money is not None:
             return Understanding("money", 1.0, False, {"query": money})
-        topic = self.topics.find(text)
-        if topic is not None:
-            return Understanding("info", 1.0, False, {"topic": topic})
+        topic = self.topics.match(text)
+        kind = self.categories.match(text)
+        # The more specific word wins: "皮肤管理医院" is a beauty clinic (皮肤管理), not the health card (医院).
+        if topic is not None and (kind is None or len(kind[1]) <= len(topic[1])):
+            card = self.topics.items[topic[0]]
+            yields = card.yields_to_places and not any(w in normalize(text) for w in card.unless)
+            named = self.places.find(text) if yields else []
+            if not any(m.how == "exact" for m in named):  # "坐地铁去景福宫": the way to the palace
+                return Understanding("info", 1.0, False, {"topic": topic[0]})
         places = self.places.find(text)
         route = self._route(text, places)
         if route is not None:
@@ -229,7 +239,7 @@ class Understander:
             captures["focus"] = focus
         if "nearby" in contained:
             return Understanding("nearby", contained["nearby"], False, captures)
-        if places and category and category not in self.places.categories_of[places[0].place_id]:
+        if places and category and not focus and category not in self.places.categories_of[places[0].place_id]:
             # "明洞 美食" / "myeongdong food": that kind of place around there
             return Understanding("nearby", places[0].score, False, captures)
         if places:
@@ -255,7 +265,7 @@ class Understander:
         with a from/to word between them."""
         if len(places) < 2:
             return None
-        compact = normalize(text)  # CJK names and compact latin names are both found in it
+        compact = normalize(_ARROW.sub(" to ", text))  # CJK names and compact latin names are both found in it
         at = {m.place_id: compact.find(m.term) for m in places[:2]}
         if any(p < 0 for p in at.values()):
             return None

@@ -26,6 +26,8 @@ class Topic:
     title: Text
     summary: Text
     sections: tuple[Section, ...]
+    yields_to_places: bool = False  # "坐地铁去景福宫" asks the way to the place, not about the subway
+    unless: tuple[str, ...] = ()  # ... unless one of these is in the text too ("仁川机场到明洞": the airport bus)
 
     def t(self, field: str, lang: str) -> str:
         value: Text = getattr(self, field)
@@ -59,7 +61,8 @@ def load_topic(path: Path) -> Topic:
     if not sections:
         raise doc.error("sections", "expected at least one section")
     return Topic(path.stem, str(d.get("checked") or ""), tuple(normalize(str(w)) for w in words),
-                 _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections))
+                 _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections),
+                 bool(d.get("yields_to_places", False)), tuple(normalize(str(w)) for w in d.get("unless") or ()))
 
 
 class Topics:
@@ -72,5 +75,10 @@ class Topics:
         return cls([load_topic(p) for p in sorted(directory.glob("*.yaml"))])
 
     def find(self, text: str) -> str | None:
+        found = self.match(text)
+        return found[0] if found else None
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        """(topic, the word that named it): the longest word of any card found in the text."""
         norm = normalize(text)
-        return next((topic for word, topic in self._words if word in norm), None)
+        return next(((topic, word) for word, topic in self._words if word in norm), None)

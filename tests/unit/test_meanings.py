@@ -27,9 +27,14 @@ def test_features_are_characters_pairs_and_words():
 def test_a_paraphrase_is_sure_and_a_near_one_is_offered():
     m = small()
     assert m.closest("怎么去机场")[0].meaning.id == 0 and m.closest("怎么去机场")[0].score >= SURE
-    near = m.closest("机场巴士在哪坐")
+    near = m.closest("去机场坐什么车")
     assert near[0].meaning.id == 0 and OFFER <= near[0].score < SURE
     assert m.closest("how do I get to the airport")[0].meaning.id == 0
+
+
+def test_typed_pinyin_meets_the_chinese_paraphrase_by_sound():
+    assert small().closest("zenme dache")[0].meaning.id == 1 and small().closest("zenme dache")[0].score >= SURE
+    assert small().closest("大不到车")[0].meaning.id == 1  # a homophone typo
 
 
 def test_unrelated_text_is_far_from_everything():
