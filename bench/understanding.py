@@ -247,6 +247,23 @@ class _Blank:
     lang = None
 
 
+def _kind(reply: Reply | None) -> str:
+    """What kind of answer a reply is, without its words: for the held-out set's confusion table."""
+    if reply is None:
+        return "no reply"
+    path = re.sub(r"[?#].*$", "", reply.url)
+    for prefix in ("/p/attractions/", "/p/info/", "/p/products/"):
+        if prefix in path:
+            return prefix.split("/")[2] + ("" if prefix == "/p/attractions/" else ":" + path.rsplit("/", 1)[1])
+    for kind, markers in MARKERS.items():
+        if kind not in ("keeps", "handoff", "complaint", "coupons", "my_bookings", "cancel_booking") and \
+                any(m in reply.text for m in markers):
+            return kind
+    if "💱" in reply.text:
+        return "money"
+    return f"{reply.kind} (other)"
+
+
 def _show(judged: Judged) -> str:
     reply = judged.reply
     got = "(no reply)" if reply is None else f"[{reply.kind}] {reply.url} {reply.text[:160]!r}"
@@ -318,7 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"overall (messages + turns): {all_right}/{all_total} = {all_right / max(1, all_total):.1%}")
     failures = messages.failures + turns.failures
     if args.heldout:  # its messages stay unread, so that it keeps measuring what was not tuned to
-        print(f"\n{len(failures)} failures in the held-out set (not shown)")
+        print(f"\n{len(failures)} failures in the held-out set (messages not shown); what they got instead:")
+        confusion = Counter((f.case.group, f.case.expect[0].partition(":")[0], _kind(f.reply)) for f in failures)
+        for (group, wanted, got), n in sorted(confusion.items(), key=lambda item: (item[0][0], -item[1])):
+            print(f"  {group:<14} expected {wanted:<14} got {got:<22} x{n}")
         return 0
     if failures:
         print(f"\nfailures ({len(failures)}):")

@@ -14,7 +14,17 @@ from typing import Any
 
 from bot.bookings import coupons, links, passports
 from bot.bookings import orders as bookings
-from bot.bookings.draft import FLOW, LAST_BOOKING_KEY, Ask, BookingDraft, Facts, Problem, Step, answers
+from bot.bookings.draft import (
+    FLOW,
+    LAST_BOOKING_KEY,
+    LAST_PRODUCT_KEY,
+    Ask,
+    BookingDraft,
+    Facts,
+    Problem,
+    Step,
+    answers,
+)
 from bot.bookings.parsing import Party, strip_change
 from bot.conversation.nlu import parse_pick
 from bot.conversation.router import Context, Outcome, Router
@@ -49,6 +59,7 @@ def start(msg: Incoming, ctx: Context) -> Outcome:
 def product_card(msg: Incoming, ctx: Context) -> Reply:
     product = ctx.services.content.products.get(ctx.captures["product"])
     assert product is not None
+    ctx.state[LAST_PRODUCT_KEY] = product.id  # "订两张" next books this one
     return ctx.cards.news("product", ctx.lang, product=product, url=links.product_url(ctx.services.config, product),
                           **_prices(ctx, product, Party(1)))
 
@@ -231,6 +242,8 @@ def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     ref = ctx.captures.get("ref")
     if not ref:
         found = [b for b in bookings.for_follower(ctx.services.db, msg.openid) if b.status == "confirmed"]
+        named = [b for b in found if b.product_id == ctx.captures.get("product")]  # "取消乱打秀那个"
+        found = named or found
         return ctx.cards.text("booking_cancel_which", ctx.lang, items=found,
                               names=ctx.services.content.products.names(ctx.lang))
     now: datetime = ctx.services.clock.now()

@@ -12,9 +12,11 @@ from bot.wechat.replies import Reply
 
 router = Router("smalltalk")
 
-KINDS = ("greeting", "thanks", "goodbye", "identity", "emoji")
+KINDS = ("greeting", "thanks", "goodbye", "identity", "emoji", "ack")
 
 
-@router.on_intent(*KINDS)
+@router.on_intent(*KINDS, "agree")
 def small_talk(msg: Incoming, ctx: Context) -> Reply:
-    return ctx.cards.text("smalltalk", ctx.lang, kind=ctx.intent)
+    """"好的" (agree) outside a flow, where it confirms nothing, is an acknowledgement like "收到"."""
+    kind = "ack" if ctx.intent == "agree" else ctx.intent
+    return ctx.cards.text("smalltalk", ctx.lang, kind=kind)

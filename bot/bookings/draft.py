@@ -31,6 +31,7 @@ STATE_KEY = "booking"
 LEGACY_KEY = "bk"  # the one-letter draft of the code before this module; read once, then dropped
 CONTACT_KEY = "contact"  # [name, phone] of the last booking: offered again to the next one
 LAST_BOOKING_KEY = "last_booking"  # reference of the last booking, for a late "确认"
+LAST_PRODUCT_KEY = "last_product"  # the product card shown last: "订两张" books it
 HORIZON_DAYS = 180  # bookable this many days ahead
 _LAST_YEAR_WITHIN = 300  # "11月20日" on 25 Nov names five days ago, not a day 360 days ahead
 

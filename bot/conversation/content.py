@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.bookings.coupons import Coupons, load_coupons
 from bot.conversation.followups import FollowupWords
+from bot.conversation.homophones import SoundFixer
 from bot.conversation.intents import IntentMatcher
 from bot.conversation.meanings import Meanings, load_meanings
 from bot.conversation.nlu import Categories, Understander
@@ -81,8 +82,11 @@ class Content:
         generic = GenericWords.from_file(directory / "generic_words.yaml", places)
         collections = load_collections(directory / "collections.yaml", set(places.items), set(products.items))
         meanings = load_meanings(directory / "meanings.yaml")
+        vocabulary = [*intents.words(), *(w for t in topics.items.values() for w in t.words),
+                      *(w for c in collections.items.values() for w in c.words),
+                      *(w for c in categories.items.values() for w in c.words)]
         understander = Understander(intents, PlaceIndex(places, generic), categories, money, topics, products, coupons,
-                                    collections, meanings)
+                                    collections, meanings, SoundFixer(vocabulary))
         for meaning in meanings.items:  # each question offered must be one the rules answer
             for lang, say in meaning.say.items():
                 meant = understander.by_rules(say)

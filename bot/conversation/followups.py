@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.bookings.draft import LAST_PRODUCT_KEY
 from bot.conversation.nlu import Understander, Understanding
 from bot.infra import yamlfile
 from bot.infra.text import fold
@@ -78,6 +79,9 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
         origin = _from_place(text, match, understander)
         if origin and state.get("last_place") and origin != state["last_place"] and match.captures["place"] == origin:
             return Understanding("route", 1.0, False, {"origin": origin, "destination": state["last_place"]})
+    shown = state.get(LAST_PRODUCT_KEY)
+    if match is not None and match.intent == "book" and not match.captures.get("product") and shown:
+        return Understanding("book", match.score, False, {"product": shown})  # "订两张" after its card
     last = state.get(MONEY_KEY)
     if last and (match is None or match.intent in ("suggest", "money", "pick")):
         query = _money_followup(text, last, understander, words)

@@ -100,6 +100,10 @@ class IntentMatcher:
                     break
         return found
 
+    def words(self) -> list[str]:
+        """Every word of every intent (normalized), for the homophone fixer."""
+        return [w for i in self._intents for w in (*i.exact, *i.contains)]
+
     def is_global(self, name: str) -> bool:
         return any(i.is_global for i in self._intents if i.name == name)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.bookings.coupons import Coupons
 from bot.bookings.passports import mentions_passport
+from bot.conversation.homophones import SoundFixer
 from bot.conversation.intents import IntentMatch, IntentMatcher
 from bot.conversation.meanings import SURE, Meanings
 from bot.conversation.place_names import PlaceIndex, PlaceMatch
@@ -27,7 +28,10 @@ from bot.travel.products import Catalogue
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_ASKS_NUMBER = re.compile(r"电话|热线|号码|phone|number|hotline")
+# Asking for a number ("投诉电话是多少", "what is the complaint hotline"), not giving one ("我的电话是138...").
+_ASKS_NUMBER = re.compile(r"(?:电话|热线|号码)(?:是|打)?(?:多少|几|什么)|(?:哪个|什么|多少)(?:电话|热线|号码)|"
+                          r"(?:投诉|客服|求助)(?:电话|热线|号码)(?!.*\d)|"
+                          r"(?:what|which)\b.{0,30}\b(?:phone|number|hotline)|(?:phone|number|hotline)\s*\?")
 _PICK = re.compile(r"^(?:第|no\.?|#)?\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|号|条)?$")
 # A pick inside a question: "第二个怎么去", "第2家几点开门", "the second one", "number 3".
 _PICK_INSIDE = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|家|条|项|处|号|站)|"
@@ -38,6 +42,8 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st"
 # "从明洞到弘大", "明洞去弘大怎么走", "from myeongdong to hongdae": a way from one place to another.
 _ROUTE_FROM = re.compile(r"from")
 _ROUTE_TO = re.compile(r"到|去|至|往|to")
+_SAYS_COMPLAIN = re.compile(r"投诉|举报|complain")
+_CANCEL = re.compile(r"取消|退掉|退订|不去了|cancel")
 _ARROW = re.compile(r"->|→|=>|—>|➡️?")
 _ROUTE_GAP = 6  # at most this many characters between the two names ("怎么去", "坐地铁到")
 
@@ -140,8 +146,10 @@ class Understander:
 
     def __init__(self, intents: IntentMatcher, places: PlaceIndex, categories: Categories,
                  money: MoneyParser, topics: Topics, products: Catalogue, coupons: Coupons | None = None,
-                 collections: Collections | None = None, meanings: Meanings | None = None) -> None:
+                 collections: Collections | None = None, meanings: Meanings | None = None,
+                 fixer: SoundFixer | None = None) -> None:
         self.intents = intents
+        self.fixer = fixer or SoundFixer(())
         self.collections = collections or Collections([])
         self.meanings = meanings or Meanings([], [])
         self.products = products
@@ -155,7 +163,8 @@ class Understander:
     def understand(self, text: str) -> Understanding | None:
         """What the rules make of `text`; else, when it is very close to a question the bot answers
         (`content/meanings.yaml`), that question; else the closest ones to offer ("suggest"), or None."""
-        return self.by_rules(text) or self.nearest(text)
+        fixed = self.fixer.fix(text)  # "韩江公园" -> "汉江公园"
+        return (fixed != text and self.by_rules(fixed)) or self.by_rules(text) or self.nearest(text)
 
     def nearest(self, text: str) -> Understanding | None:
         """The question in `content/meanings.yaml` this text surely means, else the closest ones to offer."""
@@ -187,20 +196,27 @@ class Understander:
         if number is not None:  # "第二个怎么去": an item of the list shown last, with what is asked of it
             focus = next((f for f in ("hours", "directions", "price") if f in contained), None)
             return Understanding("pick", 1.0, False, {"number": number, **({"focus": focus} if focus else {})})
+        # "我要投诉，导游迟到了" / "太坑了我要退款" is a complaint, before the emergency card or a cancellation;
+        # "投诉电话是多少" asks a number.
+        if "complaint" in contained and not _ASKS_NUMBER.search(fold(text)) and not self._card_first(text):
+            return Understanding("complaint", 1.0, True)
         if "cancel_booking" in contained:  # "取消订单 YJ7K4M2P"
             return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
         if "my_bookings" in contained:
             return Understanding("my_bookings", 1.0, True)
-        for person in ("complaint", "handoff"):  # "我要投诉，导游迟到了" is a complaint, not the emergency card;
-            if person in contained and not _ASKS_NUMBER.search(fold(text)):  # "投诉电话是多少" asks a number
-                return Understanding(person, 1.0, True)
+        if "handoff" in contained and not _ASKS_NUMBER.search(fold(text)):
+            return Understanding("handoff", 1.0, True)
         if mentions_passport(text):  # "ZHANG WEI E12345678 1990-01-01" after booking the DMZ tour
             return Understanding("passport", 1.0, False)
-        product = self.products.find(text)
+        named_product = self.products.match(text)
+        product = named_product[0] if named_product else None
+        if product and _CANCEL.search(fold(text)):  # "我想取消乱打秀那个": that booking
+            return Understanding("cancel_booking", 1.0, True, {"ref": None, "product": product.id})
         if "products" in contained and product is None:  # "能订什么", "what can I book", "有什么一日游"
             return Understanding("products", 1.0, False)
         wants_booking = "book" in contained or (product and "订" in fold(text))  # "我想订DMZ", "订乱打秀"
-        if wants_booking and (product or not self.places.find(text)):  # "昌德宫后苑要预约吗" asks about the place
+        # "昌德宫后苑要预约吗" asks about the place, "KTX怎么买票" about trains: booking needs a product or nothing else
+        if wants_booking and (product or not (self.places.find(text) or self.topics.match(text))):
             return Understanding("book", contained.get("book", 1.0), False,
                                  {"product": product.id if product else None})
         money = self.money.parse(text)
@@ -237,20 +253,23 @@ class Understander:
         focus = next((f for f in ("hours", "directions", "price") if f in contained), None)
         if focus:
             captures["focus"] = focus
+        collection = self.collections.find(rest) if not places else None
+        if collection:  # "首尔有什么寺庙", "首尔周边", "带孩子去哪玩": one kind of place, more specific than a category
+            return Understanding("collection", 1.0, False, {"collection": collection})
         if "nearby" in contained:
             return Understanding("nearby", contained["nearby"], False, captures)
         if places and category and not focus and category not in self.places.categories_of[places[0].place_id]:
             # "明洞 美食" / "myeongdong food": that kind of place around there
             return Understanding("nearby", places[0].score, False, captures)
+        if named_product and places and places[0].term in named_product[1] and named_product[1] != places[0].term:
+            # "景福宫韩服租赁多少钱": the product named after the palace, not the palace
+            return Understanding("product", 1.0, False, {"product": named_product[0].id})
         if places:
             return Understanding("place", places[0].score, False, captures)
         if product is not None:  # "DMZ", "DMZ多少钱": a bookable product that is not a place
             return Understanding("product", 1.0, False, {"product": product.id})
         if focus:  # "几点开门" with no place: about the place shown last
             return Understanding("place", contained[focus], False, captures)
-        collection = self.collections.find(rest) if not places else None
-        if collection:  # "首尔有什么寺庙", "带孩子去哪玩": a list of one kind, more specific than a category
-            return Understanding("collection", 1.0, False, {"collection": collection})
         if category:
             return Understanding("browse", 0.9, False, captures)
         if "recommend" in contained:
@@ -259,6 +278,14 @@ class Understander:
         if best and best.intent not in ("hours", "directions", "price"):
             return Understanding(best.intent, best.score, best.is_global, captures)
         return None
+
+    def _card_first(self, text: str) -> bool:
+        """A grievance a card answers better ("被偷了": the police; "司机多收钱": the taxi card), unless the
+        traveler says they want to complain."""
+        found = self.topics.match(text)
+        if found is None or not self.topics.items[found[0]].before_complaints:
+            return False
+        return not _SAYS_COMPLAIN.search(fold(text))
 
     def _route(self, text: str, places: list[PlaceMatch]) -> Understanding | None:
         """"从明洞到弘大怎么走", "myeongdong to hongdae", "how to get to hongdae from myeongdong": two places

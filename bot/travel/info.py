@@ -28,6 +28,7 @@ class Topic:
     sections: tuple[Section, ...]
     yields_to_places: bool = False  # "坐地铁去景福宫" asks the way to the place, not about the subway
     unless: tuple[str, ...] = ()  # ... unless one of these is in the text too ("仁川机场到明洞": the airport bus)
+    before_complaints: bool = False  # "被偷了", "taxi driver overcharged me": this card, unless "投诉" is said
 
     def t(self, field: str, lang: str) -> str:
         value: Text = getattr(self, field)
@@ -62,7 +63,8 @@ def load_topic(path: Path) -> Topic:
         raise doc.error("sections", "expected at least one section")
     return Topic(path.stem, str(d.get("checked") or ""), tuple(normalize(str(w)) for w in words),
                  _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections),
-                 bool(d.get("yields_to_places", False)), tuple(normalize(str(w)) for w in d.get("unless") or ()))
+                 bool(d.get("yields_to_places", False)), tuple(normalize(str(w)) for w in d.get("unless") or ()),
+                 bool(d.get("before_complaints", False)))
 
 
 class Topics:

@@ -103,14 +103,19 @@ class Catalogue:
 
     def find(self, text: str) -> Product | None:
         """The product a message names (longest alias or name found in it), or None."""
+        found = self.match(text)
+        return found[0] if found else None
+
+    def match(self, text: str) -> tuple[Product, str] | None:
+        """(product, the name or alias found, folded), the longest one."""
         folded = re.sub(r"\s+", "", fold(text))
-        best: tuple[int, Product] | None = None
+        best: tuple[Product, str] | None = None
         for product in self:
             for word in (*product.aliases, *product.name.values()):
                 key = re.sub(r"\s+", "", fold(word))
-                if key and key in folded and (best is None or len(key) > best[0]):
-                    best = (len(key), product)
-        return best[1] if best else None
+                if key and key in folded and (best is None or len(key) > len(best[1])):
+                    best = (product, key)
+        return best
 
 
 class _Checker:
