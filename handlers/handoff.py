@@ -24,6 +24,7 @@ from bot.followers import handoff as requests
 from bot.followers.staff_hours import StaffHours
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
+from bot.wechat.kf_agents import Pick, pick_agent
 from bot.wechat.replies import Reply
 
 router = Router("handoff")
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HANDOFF_FLOW = "handoff"  # a menu click asked for the question to hand over
 COMPLAINT_FLOW = "complaint"  # "我要投诉" alone asked what happened
 FLOW_STEP = {HANDOFF_FLOW: "question", COMPLAINT_FLOW: "detail"}
+PAUSED_KEY = "paused_flow"  # a flow in progress (a booking) that waits while these ask their question
+COMPLAINT_KEY = "complaint_id"  # the complaint recorded when asked, that the detail completes
 
 
 # --- hand-off --------------------------------------------------------------------------------------
@@ -65,24 +68,28 @@ def _hand_off(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
     hours = StaffHours.from_config(s.config.handoff)
     now = s.clock.now()
     staffed = hours.is_open(now)
-    if s.config.handoff.kf_enabled and staffed and _agent_online(ctx, msg):
+    agent = _agent(ctx, msg) if s.config.handoff.kf_enabled and staffed else None
+    if agent is not None and agent.available:
         _record(ctx, msg, "handoff", now, transferred=True)
-        return Outcome(replies.transfer_to_customer_service(), state)
+        return Outcome(replies.transfer_to_customer_service(agent.account), state)
     _record(ctx, msg, "handoff", now, transferred=False)
-    return Outcome(ctx.cards.text("handoff_later", ctx.lang, **_when(hours, now)), state)
+    reply = ctx.cards.text("handoff_later", ctx.lang, **_when(hours, now))
+    return Outcome(_with_reminder(ctx, reply, state), state)
 
 
-def _agent_online(ctx: Context, msg: Incoming) -> bool:
+def _agent(ctx: Context, msg: Incoming) -> Pick | None:
+    """Who among the kf agents online can take this traveler (None: WeChat could not be asked)."""
     try:
         agents = ctx.services.wechat.online_kf_accounts()
     except WeChatClientException as exc:
         log.warning("could not ask WeChat which kf agents are online for %s (%s): the request is recorded instead",
                     msg.openid, getattr(exc, "errcode", None) or type(exc).__name__)
-        return False
-    online = [a for a in agents if _int(a.get("status")) > 0]
-    if not online:
-        log.info("no kf agent online for %s: the request is recorded instead", msg.openid)
-    return bool(online)
+        return None
+    pick = pick_agent(agents)
+    if not pick.available:
+        log.info("no kf agent can take %s (%d online, %d full): the request is recorded instead",
+                 msg.openid, pick.online, pick.full)
+    return pick
 
 
 # --- complaints ------------------------------------------------------------------------------------
@@ -91,7 +98,12 @@ def complaint(msg: Incoming, ctx: Context) -> Reply | Outcome:
     text = (msg.text or "").strip()
     said = ctx.services.content.understander.intents.exact(text) if text else None
     if not text or (said is not None and said.intent == "complaint"):  # "我要投诉" alone: what happened?
-        return _ask(ctx, COMPLAINT_FLOW, "complaint_ask")
+        # Recorded now: a traveler who never says more still reaches staff (with their last messages).
+        recorded = _record(ctx, msg, "complaint", ctx.services.clock.now(), transferred=False)
+        asked = _ask(ctx, COMPLAINT_FLOW, "complaint_ask")
+        if recorded is not None and asked.state is not None:
+            asked.state[COMPLAINT_KEY] = recorded.id
+        return asked
     return _complain(msg, ctx, _without_flow(ctx.state))
 
 
@@ -106,9 +118,15 @@ def _complain(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
     s = ctx.services
     hours = StaffHours.from_config(s.config.handoff)
     now = s.clock.now()
-    recorded = _record(ctx, msg, "complaint", now, transferred=False)
-    return Outcome(ctx.cards.text("complaint_filed", ctx.lang, ref=recorded.id if recorded else None,
-                                  **_when(hours, now)), state)
+    asked = state.pop(COMPLAINT_KEY, None)
+    ref: int | None = None
+    if isinstance(asked, int) and _add_detail(ctx, msg, asked):
+        ref = asked
+    else:
+        recorded = _record(ctx, msg, "complaint", now, transferred=False)
+        ref = recorded.id if recorded else None
+    reply = ctx.cards.text("complaint_filed", ctx.lang, ref=ref, **_when(hours, now))
+    return Outcome(_with_reminder(ctx, reply, state), state)
 
 
 # --- kf sessions -----------------------------------------------------------------------------------
@@ -126,16 +144,41 @@ def kf_session_closed(msg: Incoming, ctx: Context) -> Reply:
 
 # --- helpers ---------------------------------------------------------------------------------------
 def _ask(ctx: Context, flow: str, template: str, again: bool = False) -> Outcome:
+    """Ask for the question (or what happened); a booking in progress is paused, not lost."""
     hours = StaffHours.from_config(ctx.services.config.handoff)
-    state = {**ctx.state, "flow": flow, "step": FLOW_STEP[flow]}
+    state = dict(ctx.state)
+    other = state.get("flow")
+    if other and other not in FLOW_STEP:
+        state[PAUSED_KEY] = {"flow": other, "step": state.get("step")}
+    state.update(flow=flow, step=FLOW_STEP[flow])
     return Outcome(ctx.cards.text(template, ctx.lang, again=again, **_when(hours, ctx.services.clock.now())), state)
 
 
 def _without_flow(state: dict[str, Any]) -> dict[str, Any]:
-    """The state without this handler's flows (another flow in progress, e.g. a booking, is kept)."""
+    """The state without this handler's flows; a flow they paused (a booking) is in progress again."""
     if state.get("flow") not in FLOW_STEP:
         return state
-    return {k: v for k, v in state.items() if k not in ("flow", "step")}
+    state = {k: v for k, v in state.items() if k not in ("flow", "step")}
+    paused = state.pop(PAUSED_KEY, None)
+    if isinstance(paused, dict) and paused.get("flow"):
+        state.update(flow=paused["flow"], step=paused.get("step"))
+    return state
+
+
+def _with_reminder(ctx: Context, reply: Reply, state: dict[str, Any]) -> Reply:
+    """After a complaint or hand-off inside a booking: one line says the booking still waits."""
+    if state.get("flow") in (None, *FLOW_STEP) or not isinstance(reply, replies.TextReply):
+        return reply
+    line = ctx.cards.render("flow_reminder", ctx.lang, flow=state["flow"], step=state.get("step"))
+    return replies.text(f"{reply.content}\n\n{line}")
+
+
+def _add_detail(ctx: Context, msg: Incoming, request_id: int) -> bool:
+    try:
+        return requests.add_detail(ctx.services.db, request_id, msg.openid, msg.text or "")
+    except Exception:  # noqa: BLE001 - recorded anew below; the traveler still gets the answer
+        log.exception("could not add the detail to complaint %s of %s", request_id, msg.openid)
+        return False
 
 
 def _record(ctx: Context, msg: Incoming, kind: str, now: datetime, *, transferred: bool) -> requests.Recorded | None:
@@ -156,8 +199,3 @@ def _when(hours: StaffHours, now: datetime) -> dict[str, Any]:
                 at=start.strftime("%H:%M"), hours=hours.label(), days=list(hours.days), every_day=hours.every_day)
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -13,11 +13,12 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
-from wechatpy.replies import ArticlesReply, TextReply
+from wechatpy.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 
 from bot.conversation.language import detect
 from bot.conversation.router import Context, Outcome
 from bot.conversation.state import Claim
+from bot.followers import handoff as requests
 from bot.followers import records as followers
 from bot.infra import queue
 from bot.infra.text import mask_numbers
@@ -145,6 +146,8 @@ class Pipeline:
         reply, state = done.result()
         if not claim.degraded:
             self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS)
+        if isinstance(reply, TransferCustomerServiceReply):
+            reply = self._late_transfer(msg, state)
         payload = replies.to_customer_service(reply, msg.openid)
         if payload is None:
             return
@@ -153,6 +156,17 @@ class Pipeline:
                 queue.enqueue_late_reply(self.s.queue, msg.openid, payload, msg.dedup_key)
         except Exception:  # noqa: BLE001 - runs in a callback thread: log, do not lose silently
             log.exception("could not queue the late reply for %s", msg.dedup_key)
+
+
+    def _late_transfer(self, msg: Incoming, state: dict[str, Any] | None) -> Reply:
+        """A transfer to kf that missed the deadline cannot happen any more (only a passive reply transfers):
+        the request is left for staff, and the traveler is told so by a customer-service message."""
+        try:
+            with self.app_context():
+                requests.not_transferred(self.s.db, msg.dedup_key)
+        except Exception:  # noqa: BLE001 - the message to the traveler matters more
+            log.exception("could not mark the late transfer of %s as not transferred", msg.dedup_key)
+        return self.s.cards.text("handoff_late", (state or {}).get("lang") or DEFAULT_LANG)
 
 
 def _with_footer(reply: Reply, line: str) -> Reply:

@@ -53,6 +53,33 @@ def record(db: Database, *, openid: str, kind: str, text: str, recent: Iterable[
     return Recorded(int(new_id or 0), created)
 
 
+def add_detail(db: Database, request_id: int, openid: str, text: str) -> bool:
+    """Append what the traveler wrote next ("我要投诉" first, then what happened) to their request.
+
+    A compare-and-set on the text: two workers appending at once cannot lose either part."""
+    detail = (text or "").strip()
+    with db.session() as session:
+        row = session.get(HandoffRequest, request_id)
+        if row is None or row.openid != openid or not detail:
+            return False
+        combined = f"{row.text}\n{detail}".strip()[:MAX_TEXT]
+        result = session.execute(update(HandoffRequest)
+                                 .where(HandoffRequest.id == request_id, HandoffRequest.text == row.text)
+                                 .values(text=combined, status="open", closed_at=None))
+        done = bool(getattr(result, "rowcount", 0))
+    log.info("%s request %s of %s: detail added%s: %r", row.kind, request_id, openid, "" if done else " (lost a race)",
+             mask_digits(detail[:60]))
+    return done
+
+
+def not_transferred(db: Database, source: str) -> None:
+    """The transfer reply of this delivery missed WeChat's deadline (only a passive reply transfers): the
+    request waits for staff like any other."""
+    with db.session() as session:
+        session.execute(update(HandoffRequest).where(HandoffRequest.source == source[:160])
+                        .values(transferred=False))
+
+
 def close_open(db: Database, openid: str, now: datetime) -> int:
     """Close the traveler's open requests (their kf session ended); how many were closed."""
     with db.session() as session:

@@ -39,13 +39,16 @@ def news(title: str, description: str, url: str, image: str = "") -> ArticlesRep
     return ArticlesReply(articles=[{"title": title, "description": description, "url": url, "image": image}])
 
 
-def transfer_to_customer_service() -> TransferCustomerServiceReply:
-    """Hand this user message to WeChat's kf (多客服) system: it appears in an online agent's workbench.
+def transfer_to_customer_service(account: str | None = None) -> TransferCustomerServiceReply:
+    """Hand this user message to WeChat's kf (多客服) system: it appears in an online agent's workbench
+    (`account`: that agent's, when one is known to have room; else the shared waiting queue).
 
     Only a passive reply to a user message can do this (never to an event), and it has no customer-service
     API form: `to_customer_service` gives None for it.
     """
-    return TransferCustomerServiceReply()
+    reply = TransferCustomerServiceReply()
+    reply.kf_account = account  # wechatpy does not render TransInfo: render_xml adds it
+    return reply
 
 
 def is_transfer(reply: BaseReply | None) -> bool:
@@ -79,7 +82,12 @@ def render_xml(reply: BaseReply, *, to_user: str, from_account: str) -> str:
     out._data = cdata_safe(dict(reply._data))
     out._data.update(ToUserName=cdata_safe(to_user), FromUserName=cdata_safe(from_account),
                      CreateTime=int(time.time()))
-    return out.render()
+    body = out.render()
+    account = getattr(reply, "kf_account", None)
+    if isinstance(reply, TransferCustomerServiceReply) and account:  # aimed at one agent (WeChat's TransInfo)
+        body = body.replace("</xml>", f"<TransInfo><KfAccount><![CDATA[{cdata_safe(account)}]]></KfAccount>"
+                                      "</TransInfo>\n</xml>")
+    return body
 
 
 def to_customer_service(reply: BaseReply, openid: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ text with staff hours and a `handoff_requests` row; retries, kf session events a
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 import pytest
@@ -13,6 +14,7 @@ from bot.devtools import sender as build
 from bot.followers import handoff as requests
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.db.models import HandoffRequest
+from tests.app.test_delivery import _drain_queue
 from tests.support import WeChat
 
 KF_LIST = "customservice/getonlinekflist"
@@ -68,6 +70,41 @@ def test_a_menu_click_is_never_transferred_it_asks_for_the_question(app_factory,
     assert isinstance(reply, dict) and reply["MsgType"] == "transfer_customer_service"
     [row] = rows(wechat, openid)
     assert row.transferred and row.text == "明天的DMZ还能改时间吗"
+
+
+def test_the_transfer_is_aimed_at_the_agent_with_room(app_factory, fake_api, openid):
+    wechat = kf_on(app_factory)
+    fake_api.kf_online = [fake_api.kf_agent("full@test", auto_accept=3, accepted_case=3),
+                          fake_api.kf_agent("room@test", auto_accept=5, accepted_case=1)]
+    body = wechat.sender.read_reply(wechat.post(build.text(openid, "人工客服")).data)
+    assert "<MsgType><![CDATA[transfer_customer_service]]></MsgType>" in body
+    assert "<KfAccount><![CDATA[room@test]]></KfAccount>" in body
+
+
+def test_when_every_agent_online_is_full_the_request_is_recorded(app_factory, fake_api, openid):
+    wechat = kf_on(app_factory)
+    fake_api.kf_online = [fake_api.kf_agent("a@test", auto_accept=2, accepted_case=2),
+                          fake_api.kf_agent("b@test", auto_accept=1, accepted_case=4)]
+    reply = wechat.say(openid, "转人工")
+    assert isinstance(reply, dict) and reply["MsgType"] == "text" and "已转告工作人员" in reply["Content"]
+    [row] = rows(wechat, openid)
+    assert not row.transferred
+
+
+def test_a_transfer_that_misses_the_deadline_becomes_a_kf_message_and_a_request(app_factory, fake_api, openid):
+    """Only a passive reply transfers: past the deadline the traveler is told staff have it, by kf message."""
+    wechat = chat(app_factory, handoff__kf_enabled=True, webhook__reply_deadline_seconds=0.2)
+    fake_api.kf_online = [fake_api.kf_agent()]
+    fake_api.fail(KF_LIST, delay=0.6)  # WeChat answers which agents are online, but late
+    assert wechat.post(build.text(openid, "转人工")).data == b"success"
+    _drain_queue(wechat.app)
+    [sent] = fake_api.wait_for("message/custom/send")
+    assert sent.body["touser"] == openid and "已转告工作人员" in sent.body["text"]["content"]
+    deadline = time.time() + 3
+    while rows(wechat, openid)[0].transferred and time.time() < deadline:
+        time.sleep(0.02)
+    [row] = rows(wechat, openid)
+    assert (row.kind, row.transferred) == ("handoff", False)
 
 
 # --- no transfer: a text with staff hours, and a row for staff ---------------------------------------
@@ -176,6 +213,18 @@ def test_a_complaint_with_detail_is_recorded_with_it(app_factory, openid):
                                                                "en", False)
 
 
+def test_a_complaint_is_recorded_when_asked_even_if_nothing_more_is_said(app_factory, openid):
+    wechat = chat(app_factory)
+    wechat.say(openid, "景福宫几点开门")
+    assert "发生了什么" in wechat.say(openid, "我要投诉")["Content"]  # type: ignore[index]
+    [row] = rows(wechat, openid)  # staff see it now, with what came before
+    assert (row.kind, row.status, row.text, row.recent) == ("complaint", "open", "我要投诉", ["景福宫几点开门", "我要投诉"])
+    reply = wechat.say(openid, "导游迟到了一个小时")
+    assert isinstance(reply, dict) and f"编号 {row.id}" in reply["Content"]
+    [row] = rows(wechat, openid)  # the same request, completed
+    assert row.text == "我要投诉\n导游迟到了一个小时"
+
+
 def test_phone_and_passport_numbers_stay_out_of_the_logs(app_factory, openid, caplog):
     wechat = chat(app_factory)
     detail = "司机多收了钱，我的电话 010-9876-5432，护照 E98765432"
@@ -184,7 +233,8 @@ def test_phone_and_passport_numbers_stay_out_of_the_logs(app_factory, openid, ca
         reply = wechat.say(openid, detail)
         assert isinstance(reply, dict) and "投诉已记录" in reply["Content"] and "1330" in reply["Content"]
     [row] = rows(wechat, openid)
-    assert row.kind == "complaint" and row.text == detail  # the table keeps it for staff
+    # One request, recorded when asked and completed by the detail: the table keeps it for staff
+    assert row.kind == "complaint" and row.text == f"我要投诉\n{detail}"
     assert "complaint request" in caplog.text  # the line was logged, masked
     for secret in ("9876", "5432", "98765432"):
         assert secret not in caplog.text
