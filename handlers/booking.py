@@ -60,7 +60,8 @@ def product_card(msg: Incoming, ctx: Context) -> Reply:
     product = ctx.services.content.products.get(ctx.captures["product"])
     assert product is not None
     ctx.state[LAST_PRODUCT_KEY] = product.id  # "订两张" next books this one
-    return ctx.cards.news("product", ctx.lang, product=product, url=links.product_url(ctx.services.config, product),
+    url = links.product_url(ctx.services.config, product, ctx.lang)
+    return ctx.cards.news("product", ctx.lang, product=product, url=url,
                           **_prices(ctx, product, Party(1)))
 
 

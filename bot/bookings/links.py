@@ -26,5 +26,6 @@ def booking_url(config: Config, ref: str, openid: str) -> str:
     return f"{config.public_base_url}/p/bookings/{ref}?t={booking_token(config.bookings.link_secret, ref, openid)}"
 
 
-def product_url(config: Config, product: Product) -> str:
-    return f"{config.public_base_url}/p/products/{product.id}"
+def product_url(config: Config, product: Product, lang: str = "zh-CN") -> str:
+    suffix = "" if lang == "zh-CN" else f"?lang={lang}"
+    return f"{config.public_base_url}/p/products/{product.id}{suffix}"

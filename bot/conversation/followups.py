@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.bookings.draft import LAST_PRODUCT_KEY
+from bot.conversation.meanings import OFFER
 from bot.conversation.nlu import Understander, Understanding
 from bot.infra import yamlfile
-from bot.infra.text import fold
+from bot.infra.text import fold, normalize
 from bot.travel.money import MoneyQuery, parse_amount
 
+LONG_QUESTION = 8  # characters: a question this long says more than "门票呢"
 MONEY_KEY = "money"  # the last conversion: {"amount", "source", "targets"}
 
 
@@ -70,8 +72,13 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
             return Understanding("product", 1.0, False, {"product": ids[number - 1]})
     if match is not None and match.intent in ("place", "ask_price") and not match.captures.get("place"):
         if not state.get("last_place"):  # "地铁几点停运", "水光针多少钱": no place asked about, none shown before
-            meant = understander.nearest(text)  # surely another question, else "which place?" ("门票呢")
-            return meant if meant is not None and meant.intent != "suggest" else match
+            # Surely another question, or a longer one close to some ("司机看不懂我写的地址咋整"); a short one
+            # ("门票呢", "怎么去") is about a place: "which place?"
+            meant = understander.nearest(text)
+            if meant is not None and meant.intent == "suggest":
+                long_enough = len(normalize(text)) >= LONG_QUESTION and meant.score >= OFFER
+                return meant if long_enough else match
+            return meant or match
         origin = _from_place(text, match, understander)
         if origin and origin != state["last_place"]:  # "how do I get there from Myeongdong"
             return Understanding("route", 1.0, False, {"origin": origin, "destination": state["last_place"]})
