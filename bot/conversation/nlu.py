@@ -20,7 +20,7 @@ from bot.conversation.intents import IntentMatch, IntentMatcher
 from bot.conversation.meanings import SURE, Meanings
 from bot.conversation.place_names import PlaceIndex, PlaceMatch
 from bot.infra import yamlfile
-from bot.infra.text import fold, normalize
+from bot.infra.text import WordList, fold, normalize
 from bot.travel.collections import Collections
 from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
@@ -42,6 +42,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st"
 # "从明洞到弘大", "明洞去弘大怎么走", "from myeongdong to hongdae": a way from one place to another.
 _ROUTE_FROM = re.compile(r"from")
 _ROUTE_TO = re.compile(r"到|去|至|往|to")
+_WHERE = re.compile(r"哪里|哪儿|在哪|去哪|哪家|哪个地方|\bwhere\b")
 _SAYS_COMPLAIN = re.compile(r"投诉|举报|complain")
 _CANCEL = re.compile(r"取消|退掉|退订|不去了|cancel")
 _ARROW = re.compile(r"->|→|=>|—>|➡️?")
@@ -57,9 +58,9 @@ class Category:
 
 
 class Categories:
-    def __init__(self, items: list[Category]) -> None:
+    def __init__(self, items: list[Category], raw: list[tuple[str, str]] | None = None) -> None:
         self.items = {c.id: c for c in items}
-        self._words = sorted(((w, c.id) for c in items for w in c.words), key=lambda p: -len(p[0]))
+        self._words = WordList(raw if raw is not None else [(w, c.id) for c in items for w in c.words])
 
     @classmethod
     def from_file(cls, path: Path) -> Categories:
@@ -67,7 +68,8 @@ class Categories:
         data = doc.data.get("categories") if isinstance(doc.data, dict) else None
         if not isinstance(data, dict):
             raise doc.error("categories", "expected a mapping 'categories:'")
-        items = []
+        items: list[Category] = []
+        raw: list[tuple[str, str]] = []
         for cid, spec in data.items():
             where = f"categories.{cid}"
             if not isinstance(spec, dict) or not isinstance(spec.get("label"), dict) or \
@@ -78,16 +80,16 @@ class Categories:
                 raise doc.error(f"{where}.words", "expected a non-empty list of words")
             items.append(Category(str(cid), dict(spec["label"]), str(spec.get("emoji", "")),
                                   tuple(normalize(str(w)) for w in words)))
-        return cls(items)
+            raw.extend((str(w), str(cid)) for w in words)
+        return cls(items, raw)
 
     def find(self, text: str) -> str | None:
         found = self.match(text)
         return found[0] if found else None
 
     def match(self, text: str) -> tuple[str, str] | None:
-        """(category, the word that named it), longest word first."""
-        norm = normalize(text)
-        return next(((cid, word) for word, cid in self._words if word and word in norm), None)
+        """(category, the word that named it), longest word first (latin words whole)."""
+        return self._words.match(text)
 
 
 # Loose on purpose: a mistyped reference ("YJ2345678") gets "not found", not "which one?".
@@ -223,12 +225,18 @@ class Understander:
         if "tax_refund" in contained:  # "买了30万韩元能退多少税": the amount is the purchase
             query = money if money is not None and money.kind == "convert" else None
             return Understanding("tax_refund", contained["tax_refund"], False, {"query": query})
+        if money is not None and money.kind == "rate" and _WHERE.search(fold(text)):
+            found = self.topics.match(text)  # "哪里换韩币划算", "where can I exchange": where to, not the rate
+            if found is not None:
+                return Understanding("info", 1.0, False, {"topic": found[0]})
         if money is not None:
             return Understanding("money", 1.0, False, {"query": money})
         topic = self.topics.match(text)
         kind = self.categories.match(text)
-        # The more specific word wins: "皮肤管理医院" is a beauty clinic (皮肤管理), not the health card (医院).
-        if topic is not None and (kind is None or len(kind[1]) <= len(topic[1])):
+        # A much more specific category word wins: "皮肤管理医院" is a beauty clinic (皮肤管理), not the health card
+        # (医院); "skin clinic" is not a "clinic" for the sick. "taxi at night" is still the taxi card.
+        specific = kind is not None and topic is not None and (topic[1] in kind[1] or len(kind[1]) >= 2 * len(topic[1]))
+        if topic is not None and not specific:
             card = self.topics.items[topic[0]]
             yields = card.yields_to_places and not any(w in normalize(text) for w in card.unless)
             named = self.places.find(text) if yields else []
@@ -240,9 +248,9 @@ class Understander:
             return route
         if "coupons" in contained:  # "有优惠吗", "我的优惠券"
             return Understanding("coupons", 1.0, False)
-        rest = text
+        rest = fold(text)  # the text without the places it names, spacing kept for latin words
         for match in places:
-            rest = normalize(rest).replace(match.term, " ")
+            rest = re.sub(r"[\s'.-]*".join(map(re.escape, match.term)), " ", rest)
         category = self.categories.find(rest) if rest.strip() else None
         captures: dict[str, Any] = {}
         if places:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.infra import yamlfile
-from bot.infra.text import normalize
+from bot.infra.text import WordList, normalize
 
 Text = dict[str, str]
 
@@ -22,14 +22,14 @@ class Collection:
 
 
 class Collections:
-    def __init__(self, items: list[Collection]) -> None:
+    def __init__(self, items: list[Collection], raw: list[tuple[str, str]] | None = None) -> None:
         self.items = {c.id: c for c in items}
-        self._words = sorted(((w, c.id) for c in items for w in c.words), key=lambda p: -len(p[0]))
+        self._words = WordList(raw if raw is not None else [(w, c.id) for c in items for w in c.words])
 
     def find(self, text: str) -> str | None:
-        """The collection a text asks for (its longest word found in the text)."""
-        norm = normalize(text)
-        return next((cid for word, cid in self._words if word in norm), None)
+        """The collection a text asks for (its longest word found in the text; latin words whole)."""
+        found = self._words.match(text)
+        return found[0] if found else None
 
 
 def _text(doc: yamlfile.Located, value: object, path: str, required: bool = True) -> Text:
@@ -50,6 +50,7 @@ def load_collections(path: Path, place_ids: set[str], product_ids: set[str]) -> 
     if not isinstance(data, dict):
         raise doc.error("collections", "expected a mapping 'collections:' of id -> title, words, places")
     items: list[Collection] = []
+    raw: list[tuple[str, str]] = []
     owners: dict[str, str] = {}
     for cid, spec in data.items():
         where = f"collections.{cid}"
@@ -73,7 +74,8 @@ def load_collections(path: Path, place_ids: set[str], product_ids: set[str]) -> 
             refs[key] = tuple(map(str, ids))
         if not refs["places"]:
             raise doc.error(f"{where}.places", "expected at least one place")
+        raw.extend((str(w), str(cid)) for w in words)
         items.append(Collection(str(cid), _text(doc, spec.get("title"), f"{where}.title"),
                                 _text(doc, spec.get("intro"), f"{where}.intro", required=False),
                                 tuple(normalize(w) for w in words), refs["places"], refs["products"]))
-    return Collections(items)
+    return Collections(items, raw)

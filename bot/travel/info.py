@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.infra import yamlfile
-from bot.infra.text import normalize
+from bot.infra.text import WordList, normalize
 
 Text = dict[str, str]
 
@@ -22,13 +22,14 @@ class Section:
 class Topic:
     id: str
     checked: str
-    words: tuple[str, ...]
+    words: tuple[str, ...]  # normalized
     title: Text
     summary: Text
     sections: tuple[Section, ...]
     yields_to_places: bool = False  # "坐地铁去景福宫" asks the way to the place, not about the subway
     unless: tuple[str, ...] = ()  # ... unless one of these is in the text too ("仁川机场到明洞": the airport bus)
     before_complaints: bool = False  # "被偷了", "taxi driver overcharged me": this card, unless "投诉" is said
+    raw_words: tuple[str, ...] = ()  # as written ("sim card"): latin words match whole words
 
     def t(self, field: str, lang: str) -> str:
         value: Text = getattr(self, field)
@@ -64,13 +65,13 @@ def load_topic(path: Path) -> Topic:
     return Topic(path.stem, str(d.get("checked") or ""), tuple(normalize(str(w)) for w in words),
                  _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections),
                  bool(d.get("yields_to_places", False)), tuple(normalize(str(w)) for w in d.get("unless") or ()),
-                 bool(d.get("before_complaints", False)))
+                 bool(d.get("before_complaints", False)), tuple(str(w) for w in words))
 
 
 class Topics:
     def __init__(self, topics: list[Topic]) -> None:
         self.items = {t.id: t for t in topics}
-        self._words = sorted(((w, t.id) for t in topics for w in t.words if w), key=lambda p: -len(p[0]))
+        self._words = WordList([(w, t.id) for t in topics for w in t.raw_words])
 
     @classmethod
     def from_dir(cls, directory: Path) -> Topics:
@@ -81,6 +82,5 @@ class Topics:
         return found[0] if found else None
 
     def match(self, text: str) -> tuple[str, str] | None:
-        """(topic, the word that named it): the longest word of any card found in the text."""
-        norm = normalize(text)
-        return next(((topic, word) for word, topic in self._words if word in norm), None)
+        """(topic, the word that named it): the longest word of any card found in the text (latin: whole words)."""
+        return self._words.match(text)
