@@ -195,10 +195,12 @@ class Judge:
 
     @staticmethod
     def language_fits(case: Case, reply: Reply) -> bool:
-        """An English message gets an English reply (a few CJK names inside are fine)."""
+        """An English message (two or more latin words, not all pinyin) gets an English reply (a few CJK names
+        inside are fine)."""
         if not case.text or _CJK.search(case.text) or not _LATIN.search(case.text):
             return True
-        if all(is_pinyin(w) for w in re.findall(r"[A-Za-z]+", case.text)):  # typed pinyin is Chinese
+        words = re.findall(r"[A-Za-z]+", case.text)
+        if len(words) < 2 or all(is_pinyin(w) for w in words):  # one word tells no language; pinyin is Chinese
             return True
         cjk, latin = len(_CJK.findall(reply.text)), len(_LATIN.findall(reply.text))
         return cjk <= latin * 0.15

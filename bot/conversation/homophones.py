@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pypinyin import lazy_pinyin
+from bot.infra.text import pinyin
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 MIN_CHARS = 3
@@ -24,7 +24,7 @@ class SoundFixer:
         for word in words:
             if len(word) < MIN_CHARS or not _CJK_RUN.fullmatch(word):
                 continue
-            sound = tuple(lazy_pinyin(word))
+            sound = tuple(pinyin(word))
             if self._by_sound.get(sound, word) != word:
                 ambiguous.add(sound)  # two words sound alike: which one was meant is unknown
             self._by_sound.setdefault(sound, word)
@@ -40,7 +40,7 @@ class SoundFixer:
 
         def run(m: re.Match[str]) -> str:
             chars = m.group()
-            sounds = lazy_pinyin(chars)
+            sounds = pinyin(chars)
             out, i = [], 0
             while i < len(chars):
                 for n in self._lengths:

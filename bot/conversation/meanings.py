@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypinyin import lazy_pinyin
-
 from bot.conversation.language import pinyin_syllables
 from bot.infra import yamlfile
-from bot.infra.text import fold, normalize
+from bot.infra.text import fold, normalize, pinyin
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -33,7 +32,7 @@ HINT = 0.15  # at least this close: offered when nothing reaches OFFER (before t
 OFFERED = 3  # questions offered at most
 
 
-def _sound_pairs(syllables: list[str]) -> set[str]:
+def _sound_pairs(syllables: Sequence[str]) -> set[str]:
     return {f"~{a}{b}" for a, b in zip(syllables, syllables[1:])}
 
 
@@ -46,7 +45,7 @@ def features(text: str) -> set[str]:
     for run in _CJK_RUN.findall(norm):
         found.update(run)
         found.update(run[i:i + 2] for i in range(len(run) - 1))
-        found |= _sound_pairs(lazy_pinyin(run))
+        found |= _sound_pairs(pinyin(run))
     words = _WORD.findall(fold(text))
     typed = [pinyin_syllables(w) for w in words if w.isalpha()]
     if words and len(typed) == len(words) and all(typed):  # all pinyin: its sounds, not English words
@@ -93,10 +92,11 @@ class Meanings:
             for f in vector:
                 self._index[f].append(i)
 
-    def offers(self, text: str) -> list[int]:
-        """The questions to offer for `text`: the close ones, else the nearest few, topped up with the defaults,
-        so a traveler always gets numbered choices instead of a generic list."""
-        closest = [c for c in self.closest(text, OFFERED + 2) if c.meaning.offer]
+    def offers(self, text: str, closest: list[Closest] | None = None) -> list[int]:
+        """The questions to offer for `text` (`closest`: already computed, at least OFFERED + 2 of them): the
+        close ones, else the nearest few, topped up with the defaults, so a traveler always gets numbered
+        choices instead of a generic list."""
+        closest = [c for c in (closest if closest is not None else self.closest(text, OFFERED + 2)) if c.meaning.offer]
         ids = [c.meaning.id for c in closest if c.score >= OFFER][:OFFERED]
         if not ids:
             ids = [c.meaning.id for c in closest if c.score >= HINT][:OFFERED - 1]

@@ -17,7 +17,7 @@ from bot.bookings.coupons import Coupons
 from bot.bookings.passports import mentions_passport
 from bot.conversation.homophones import SoundFixer
 from bot.conversation.intents import IntentMatch, IntentMatcher
-from bot.conversation.meanings import SURE, Meanings
+from bot.conversation.meanings import OFFERED, SURE, Meanings
 from bot.conversation.place_names import PlaceIndex, PlaceMatch
 from bot.infra import yamlfile
 from bot.infra.text import WordList, fold, normalize
@@ -170,13 +170,13 @@ class Understander:
 
     def nearest(self, text: str) -> Understanding | None:
         """The question in `content/meanings.yaml` this text surely means, else the closest ones to offer."""
-        closest = self.meanings.closest(text)
+        closest = self.meanings.closest(text, OFFERED + 2)
         if closest and closest[0].score >= SURE:
             meant = self.by_rules(closest[0].meaning.say["zh-CN"])
             if meant is not None:
                 return replace(meant, score=closest[0].score,
                                captures={**meant.captures, "meant": closest[0].example})
-        offers = self.meanings.offers(text)
+        offers = self.meanings.offers(text, closest)
         if offers:  # not understood: "你是想问…？" with the closest questions (or the most asked ones)
             return Understanding("suggest", closest[0].score if closest else 0.0, False, {"offers": offers})
         return None
@@ -242,7 +242,7 @@ class Understander:
             named = self.places.find(text) if yields else []
             if not any(m.how == "exact" for m in named):  # "坐地铁去景福宫": the way to the palace
                 return Understanding("info", 1.0, False, {"topic": topic[0]})
-        places = self.places.find(text)
+        places = self._specific_first(self.places.find(text))
         route = self._route(text, places)
         if route is not None:
             return route
@@ -286,6 +286,18 @@ class Understander:
         if best and best.intent not in ("hours", "directions", "price"):
             return Understanding(best.intent, best.score, best.is_global, captures)
         return None
+
+    def _specific_first(self, places: list[PlaceMatch]) -> list[PlaceMatch]:
+        """"olive young myeongdong": the place whose own name holds the other name found (the Olive Young store
+        in Myeongdong), not Myeongdong."""
+        if len(places) < 2 or places[0].score != places[1].score:
+            return places
+        first, second = places[0], places[1]
+        if any(second.term in term for term in self.places.terms_of(first.place_id)):
+            return places
+        if any(first.term in term for term in self.places.terms_of(second.place_id)):
+            return [second, first, *places[2:]]
+        return places
 
     def _card_first(self, text: str) -> bool:
         """A grievance a card answers better ("被偷了": the police; "司机多收钱": the taxi card), unless the

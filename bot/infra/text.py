@@ -6,6 +6,7 @@ import unicodedata
 from functools import lru_cache
 
 import opencc
+from pypinyin import lazy_pinyin
 
 _T2S = opencc.OpenCC("t2s")
 
@@ -76,3 +77,9 @@ class WordList:
             if (latin in words) if latin else (key in norm):
                 return owner, key
         return None
+
+
+@lru_cache(maxsize=4096)
+def pinyin(text: str) -> tuple[str, ...]:
+    """The toneless pinyin of each character (pypinyin), cached: several matchers ask for the same text."""
+    return tuple(lazy_pinyin(text))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -109,13 +110,15 @@ class Catalogue:
     def match(self, text: str) -> tuple[Product, str] | None:
         """(product, the name or alias found, folded), the longest one."""
         folded = re.sub(r"\s+", "", fold(text))
-        best: tuple[Product, str] | None = None
-        for product in self:
-            for word in (*product.aliases, *product.name.values()):
-                key = re.sub(r"\s+", "", fold(word))
-                if key and key in folded and (best is None or len(key) > len(best[1])):
-                    best = (product, key)
-        return best
+        return next(((self.items[pid], key) for key, pid in self._keys if key in folded), None)
+
+    @cached_property
+    def _keys(self) -> list[tuple[str, str]]:
+        """(folded name or alias, product id), longest first, then in catalogue order; computed once."""
+        order = {pid: n for n, pid in enumerate(self.items)}
+        keys = {(re.sub(r"\s+", "", fold(word)), p.id) for p in self for word in (*p.aliases, *p.name.values())
+                if word.strip()}
+        return sorted(keys, key=lambda pair: (-len(pair[0]), order[pair[1]]))
 
 
 class _Checker:

@@ -95,3 +95,19 @@ def test_collections_must_name_known_places(tmp_path):
     with pytest.raises(SourceError, match="unknown id 'nowhere'"):
         load_collections(path, {"jogyesa"}, set())
     assert load_collections(tmp_path / "missing.yaml", set(), set()).items == {}
+
+
+def test_latin_words_match_whole_words_or_their_plural():
+    from bot.infra.text import WordList
+    words = WordList([("sim", "sim"), ("night", "night"), ("day trip", "trips"), ("eat", "eat"), ("医院", "health")])
+    assert words.match("simiao") is None and words.match("what should I eat tonight") == ("eat", "eat")
+    assert words.match("day trips from Seoul") == ("trips", "daytrip") and words.match("去医院")[0] == "health"
+    assert words.match("theater tonight") is None
+
+
+def test_words_of_a_card_found_together_name_it():
+    from bot.travel.info import Topics
+    topics = Topics.from_dir(CONTENT / "info")
+    assert topics.find("等一下，我护照好像丢了怎么办") == "emergency"
+    assert topics.find("11月还有红叶吗") == "seasons"
+    assert topics.find("护照在哪办") != "emergency"  # one word of the group is not the group
