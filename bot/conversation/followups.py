@@ -86,6 +86,21 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
         origin = _from_place(text, match, understander)
         if origin and state.get("last_place") and origin != state["last_place"] and match.captures["place"] == origin:
             return Understanding("route", 1.0, False, {"origin": origin, "destination": state["last_place"]})
+    last_place = state.get("last_place")
+    asks_of_place = match is not None and match.intent == "book" and not match.captures.get("product") and \
+        _ASKS.search(fold(text))  # "那里要预约吗", "需要提前预约吗": whether the place needs one
+    points_back = bool(_THAT_PLACE.search(fold(text)))
+    if last_place and (((match is None or match.intent == "suggest") and points_back)
+                       or (asks_of_place and (points_back or not state.get(LAST_PRODUCT_KEY)))):
+        # "那里要预约吗", "is it crowded there": something about the place shown last the rules had no word for
+        return Understanding("place", 1.0, False, {"place": last_place})
+    if match is not None and match.intent == "pick" and "nearby" in understander.intents.contained(text):
+        items = listing.get("ids") or []  # "第二个附近有什么吃的": around that item
+        number = int(match.captures["number"])
+        if listing.get("kind") not in ("suggest", "products") and 1 <= number <= len(items):
+            category = understander.categories.find(text)
+            return Understanding("nearby", 1.0, False, {"place": items[number - 1],
+                                                        **({"category": category} if category else {})})
     shown = state.get(LAST_PRODUCT_KEY)
     if match is not None and match.intent == "book" and not match.captures.get("product") and shown:
         return Understanding("book", match.score, False, {"product": shown})  # "订两张" after its card
@@ -98,6 +113,9 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
 
 
 _FROM = re.compile(r"从|from ")
+# Words pointing back at the place shown last.
+_ASKS = re.compile(r"吗|么|要不要|需不需要|是否|\?|？|\bdo i need\b|\bneed to\b|\bshould i\b")
+_THAT_PLACE = re.compile(r"那里|那儿|那边|这里|这儿|那个地方|这个地方|那地方|\bthere\b|\bthat place\b|\bthis place\b")
 
 
 def _from_place(text: str, match: Understanding, understander: Understander) -> str | None:
