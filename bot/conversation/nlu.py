@@ -276,7 +276,8 @@ class Understander:
             return Understanding("place", places[0].score, False, captures)
         if product is not None:  # "DMZ", "DMZ多少钱": a bookable product that is not a place
             return Understanding("product", 1.0, False, {"product": product.id})
-        if focus:  # "几点开门" with no place: about the place shown last
+        if focus and not (category and focus == "directions"):  # "几点开门": about the place shown last;
+            # "最好吃的烤肉在哪" asks where that kind of place is: the list below
             return Understanding("place", contained[focus], False, captures)
         if category:
             return Understanding("browse", 0.9, False, captures)
