@@ -107,8 +107,20 @@ def find_booking_ref(text: str) -> str | None:
 _EMOJI_COMPANIONS = frozenset({"So", "Sk", "Mn", "Me", "Cf", "Zs", "Po"})
 
 
+# WeChat's own emoji arrive as codes in the text: "[微笑]", "[Smile]", "/::)", "/:strong".
+_WECHAT_EMOJI = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,8}\]|/:[^\s/\[]{1,8}")
+
+
+def without_wechat_emoji(text: str) -> str:
+    """The text without WeChat emoji codes ("景福宫几点开门[微笑]" → "景福宫几点开门")."""
+    return _WECHAT_EMOJI.sub(" ", text).strip() if ("[" in text or "/:" in text) else text
+
+
 def is_emoji_only(text: str) -> bool:
-    """Whether the text is only emoji (and what goes with them): small talk, not a question."""
+    """Whether the text is only emoji (Unicode or WeChat codes, and what goes with them): small talk."""
+    bare = without_wechat_emoji(text)
+    if bare != text.strip() and not bare.strip(" !！~～.。"):
+        return True
     cats = [unicodedata.category(ch) for ch in text.strip()]
     return "So" in cats and all(c in _EMOJI_COMPANIONS for c in cats)
 
@@ -165,6 +177,9 @@ class Understander:
     def understand(self, text: str) -> Understanding | None:
         """What the rules make of `text`; else, when it is very close to a question the bot answers
         (`content/meanings.yaml`), that question; else the closest ones to offer ("suggest"), or None."""
+        if is_emoji_only(text):  # "👍", "[微笑]": small talk (handlers/smalltalk.py)
+            return Understanding("emoji", 1.0, False)
+        text = without_wechat_emoji(text) or text  # "景福宫几点开门[微笑]": the question
         fixed = self.fixer.fix(text)  # "韩江公园" -> "汉江公园"
         return (fixed != text and self.by_rules(fixed)) or self.by_rules(text) or self.nearest(text)
 

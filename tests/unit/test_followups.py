@@ -16,6 +16,7 @@ from tests.unit.test_nlu import U
     ("哈喽", "greeting"), ("hey there", "greeting"), ("晚上好", "greeting"),
     ("你好", "greeting"), ("hello", "greeting"), ("在吗", "greeting"), ("帮助", "help"),
     ("😀👍", "emoji"), ("🙏🙏🙏", "emoji"), ("❤️", "emoji"), ("👨‍👩‍👧 !", "emoji"),
+    ("[微笑]", "emoji"), ("/::)", "emoji"), ("[Smile][Smile]", "emoji"), ("谢谢[抱拳]", "thanks"),  # WeChat's codes
     ("how much", "ask_price"), ("how much is it?", "ask_price"),
 ])
 def test_small_talk_and_follow_up_intents(text, intent):
