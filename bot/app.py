@@ -17,6 +17,7 @@ from bot.services import Services
 if TYPE_CHECKING:
     from bot.conversation.pipeline import Pipeline
     from bot.wechat.protocol import AESEnvelope
+    from bot.wechat.replay_guard import ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,15 @@ class Extension:
     def envelope(self) -> AESEnvelope | None:
         from bot.wechat.protocol import AESEnvelope
 
-        w = self.config.wechat
-        return AESEnvelope(w.token, w.encoding_aes_key, w.appid) if w.encoding_aes_key else None
+        w = self.config.wechat  # plain mode (明文模式) uses no key, even when one is set
+        return AESEnvelope(w.token, w.encoding_aes_key, w.appid) if w.encoding_aes_key and w.mode != "plain" else None
+
+    @cached_property
+    def replay_guard(self) -> ReplayGuard:
+        """Plain mode only: a signed query seen with one body refuses another (bot/wechat/replay_guard.py)."""
+        from bot.wechat.replay_guard import ReplayGuard
+
+        return ReplayGuard(self.services.redis, self.services.keys, self.config.webhook.timestamp_window_seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.services, name)

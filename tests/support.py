@@ -51,9 +51,10 @@ def make_config(backend: Backend, fake_api: FakeWeChatAPI, **overrides: Any):  #
 
 
 class WeChat:
-    """Plays WeChat's servers against the app: signed (and in safe mode encrypted) requests."""
+    """Plays WeChat's servers against the app: signed requests, with the encrypted part beside the plaintext as
+    WeChat sends them in compatible mode (`mode="safe"`: the encrypted part only; "plain": no encryption)."""
 
-    def __init__(self, app, mode: str = "plain") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, mode: str = "compatible") -> None:  # type: ignore[no-untyped-def]
         self.app = app
         self.client = app.test_client()
         self.sender = WeChatSender(TOKEN, APPID, AES_KEY, mode)

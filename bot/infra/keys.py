@@ -17,6 +17,10 @@ class Keys:
         # Hashed: the parts come from outside and may be long or odd.
         return f"{self.base}:dedup:{hashlib.sha1(delivery_key.encode()).hexdigest()}"
 
+    def signed_query(self, digest: str) -> str:
+        """A signed webhook query seen with one body (plain mode): the same query with another body is forged."""
+        return f"{self.base}:signed:{digest}"
+
     def access_token(self) -> str:
         return f"{self.base}:access_token"
 

@@ -65,10 +65,17 @@ def receive() -> Response:
                 raise ProtocolError(400, "encrypted message but no EncodingAESKey configured")
             if not isinstance(data.get("Encrypt"), str) or not data["Encrypt"]:
                 raise ProtocolError(400, "encrypt_type=aes without an <Encrypt> element")
+            # Only the ciphertext is trusted (msg_signature covers it); in compatible mode the plaintext fields
+            # beside it are ignored: they are covered by no signature.
             plain = ext.envelope.decrypt(data["Encrypt"], args.get("msg_signature"), timestamp, nonce)
             data = parse_xml(plain.encode("utf-8"))
-        elif config.wechat.mode == "safe":
-            raise ProtocolError(403, "plaintext message refused: wechat.mode is safe")
+        elif ext.envelope is not None:
+            # With an EncodingAESKey WeChat always sends the encrypted part (compatible and safe mode); a
+            # plaintext-only POST is a signed URL replayed with a body of someone's choosing.
+            raise ProtocolError(403, f"plaintext message refused: an EncodingAESKey is configured "
+                                     f"(wechat.mode {config.wechat.mode}); only the encrypted part is trusted")
+        elif not ext.replay_guard.same_body(timestamp, nonce, args.get("signature", ""), body):
+            raise ProtocolError(403, "this signed request was already used with another body")
     except ProtocolError as exc:
         return _refuse(exc)
 
@@ -76,7 +83,7 @@ def receive() -> Response:
     if not msg.known:
         log.info("unknown message type %r from %s answered with success", msg.describe(), msg.openid)
     body_out = ext.pipeline.handle(msg)
-    if encrypted and body_out != SUCCESS:
+    if encrypted and body_out != SUCCESS and ext.envelope is not None:
         body_out = ext.envelope.encrypt(body_out, nonce or secrets.token_hex(8))
     return Response(body_out, mimetype="application/xml" if body_out != SUCCESS else "text/plain")
 

@@ -48,23 +48,31 @@ def server_env(tmp_path, pg_url, real_redis, fake_api, request) -> dict[str, str
     return env
 
 
+def _start_gunicorn(server_env) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]
+    """gunicorn as production runs it (the shipped config: access log without query strings)."""
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:bot.web.gunicorn_conf", "-w", "2", "-k", "sync",
+                             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"], cwd=ROOT,
+                            env=server_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: subprocess.Popen, url: str) -> None:  # type: ignore[type-arg]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    pytest.fail("gunicorn did not become ready:\n" + proc.stdout.read1().decode(errors="replace"))  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def gunicorn(server_env) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = _free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
-                             "--graceful-timeout", "2", "wsgi:app"], cwd=ROOT, env=server_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start_gunicorn(server_env)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not become ready:\n" + proc.stdout.read1().decode(errors="replace"))
+        _wait_ready(proc, url)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -101,7 +109,7 @@ def test_three_concurrent_retries_across_two_workers_run_the_handler_once(gunico
 
 
 def test_late_reply_goes_through_the_rq_worker_cli(gunicorn, server_env, fake_api):
-    sender = WeChatSender(TOKEN, APPID, AES_KEY, "plain")
+    sender = WeChatSender(TOKEN, APPID, AES_KEY, "compatible")
     response = _post(gunicorn, sender, build.text("o-late", "slow:1.0", msg_id=90002))
     assert response.content == b"success"
     queue_key = "rq:queue:yjy"
@@ -191,3 +199,17 @@ conversations:
     assert f"against {gunicorn}/wechat (safe mode)" in done.stdout
     assert "2 conversations, 5 turns: 2 passed, 0 failed" in done.stdout
     assert 'failures="0"' in report.read_text()
+
+
+def test_the_access_log_shows_no_signature_or_openid(server_env):
+    proc, url = _start_gunicorn(server_env)
+    try:
+        _wait_ready(proc, url)
+        sender = WeChatSender(TOKEN, APPID, AES_KEY, "safe")
+        assert _post(url, sender, build.text("o-logged-secret", "ping", msg_id=90077)).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=10)[0].decode(errors="replace")
+    access = [line for line in out.splitlines() if '"POST /wechat' in line]
+    assert access and '"POST /wechat HTTP/1.1" 200' in access[0]  # the access log is on
+    assert not any("signature" in line or "o-logged-secret" in line or "nonce" in line for line in access)

@@ -39,8 +39,8 @@ def test_get_refuses_bad_signature_or_timestamp(app, tamper):
 
 # --- messages in each mode ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
-def test_help_reply_in_every_mode(app, openid, mode):
-    wx = WeChat(app, mode)
+def test_help_reply_in_every_mode(app_factory, openid, mode):
+    wx = WeChat(app_factory(wechat__mode=mode), mode)
     reply = wx.say(openid, "帮助")
     assert reply["MsgType"] == "text"
     assert "一机游首尔" in reply["Content"]
@@ -129,9 +129,9 @@ def test_unknown_message_type_is_logged_and_answered_success(wechat, openid, cap
 
 # --- hostile input -----------------------------------------------------------------------------------
 def test_cdata_terminator_in_user_text_cannot_break_the_reply(app_factory, openid):
-    app = app_factory(routers="tests.probe_handlers:ROUTERS")
     nasty = "a]]><ToUserName>evil</ToUserName><![CDATA[ ]]> 你好"
-    for mode in ("plain", "safe"):
+    for mode in ("plain", "compatible", "safe"):
+        app = app_factory(routers="tests.probe_handlers:ROUTERS", wechat__mode=mode)
         reply = WeChat(app, mode).say(openid, "echo:" + nasty)
         assert reply["Content"] == nasty
         assert reply["ToUserName"] == openid
