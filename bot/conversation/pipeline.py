@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 SYSTEM_EVENTS = frozenset({"masssendjobfinish", "templatesendjobfinish"})
 DEFAULT_LANG = "zh-CN"
 RECENT_MESSAGES = 5  # the traveler's last texts kept in the state (digits masked) for a hand-off
+# Intents that only mean something against the conversation so far ("确认", "2", "继续"): with the state out
+# of reach (Redis down) they get "try again in a moment", never a wrong "nothing to confirm".
+NEEDS_STATE = frozenset({"confirm", "agree", "edit", "resume", "pick", "more"})
 
 Result = tuple[Reply, "dict[str, Any] | None"]
 
@@ -94,6 +97,9 @@ class Pipeline:
             state["recent"] = [*state.get("recent", [])[-(RECENT_MESSAGES - 1):], mask_numbers(msg.text[:120])]
         lang = self._language(msg, state, claim.degraded)
         state["lang"] = lang
+        if claim.degraded and self._needs_state(msg, decision.intent):
+            log.warning("state unavailable for %s (%s): asked to try again", msg.dedup_key, decision.intent)
+            return self.s.cards.text("state_unavailable", lang), state
         ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
                       intent=decision.intent, captures=dict(decision.captures), openid=msg.openid)
         try:
@@ -107,6 +113,12 @@ class Pipeline:
             reminder = self.s.cards.text("flow_reminder", lang, flow=new_state["flow"], step=new_state.get("step"))
             reply = _with_footer(reply, reminder.content)
         return reply, new_state
+
+    def _needs_state(self, msg: Incoming, intent: str) -> bool:
+        if intent in NEEDS_STATE:
+            return True
+        said = self.s.dispatcher.understander.intents.exact(msg.text) if msg.text else None  # "继续": no route
+        return said is not None and said.intent in NEEDS_STATE
 
     def _language(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> str:
         """A language the traveler chose wins (语言 / English, kept in the state and on the follower row);

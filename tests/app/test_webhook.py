@@ -225,6 +225,14 @@ def test_readiness_fails_when_redis_is_unreachable(app_factory):
     assert ready.json["checks"]["redis"] is False
 
 
+@pytest.mark.parametrize("text", ["确认", "2", "继续"])
+def test_with_redis_down_a_reply_that_needs_the_conversation_asks_to_try_again(app_factory, openid, text):
+    """Not "目前没有需要确认的预订": the state is out of reach, not empty."""
+    app = app_factory(redis__url="redis://127.0.0.1:1/0", redis__timeout_seconds=0.2)
+    reply = WeChat(app).say(openid, text)
+    assert "过一会儿再发一次" in reply["Content"] and "没有需要确认" not in reply["Content"]
+
+
 def test_webhook_still_answers_when_redis_is_down(app_factory, openid, caplog):
     app = app_factory(redis__url="redis://127.0.0.1:1/0", redis__timeout_seconds=0.2)
     with caplog.at_level(logging.ERROR):
