@@ -48,6 +48,13 @@ def probe(msg: Incoming, ctx: Context) -> Reply:
         count(body)
         ctx.state["remembered"] = body[len("remember:"):]
         return text("ok")
+    if body.startswith("add:"):  # appends to a list in the state, slowly: concurrent adds overlap
+        count(body)
+        ctx.state["added"] = [*ctx.state.get("added", []), body[len("add:"):]]
+        time.sleep(0.05)
+        return text(f"noted {body[len('add:'):]}")
+    if body == "recall-added":
+        return text(",".join(sorted(ctx.state.get("added", []))))
     if body == "recall":
         return text(str(ctx.state.get("remembered", "nothing")))
     return handlers.fallback.not_understood(msg, ctx)

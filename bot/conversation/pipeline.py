@@ -37,6 +37,7 @@ DEFAULT_LANG = "zh-CN"
 RECENT_MESSAGES = 5  # the traveler's last texts kept in the state (digits masked) for a hand-off
 # Intents that only mean something against the conversation so far ("确认", "2", "继续"): with the state out
 # of reach (Redis down) they get "try again in a moment", never a wrong "nothing to confirm".
+CONFLICT_ATTEMPTS = 3  # a message answered again on the fresh state when another one saved it first
 NEEDS_STATE = frozenset({"confirm", "agree", "edit", "resume", "pick", "more"})
 
 Result = tuple[Reply, "dict[str, Any] | None"]
@@ -63,20 +64,42 @@ class Pipeline:
         if not claim.first:
             log.info("retry of %s: %s", msg.dedup_key, "cached reply" if claim.cached_reply else "still running")
             return claim.cached_reply or SUCCESS
-        future = self.s.pool.submit(self._run_in_context, msg, claim)
-        try:
-            reply, state = future.result(timeout=self.deadline)
-        except FutureTimeout:
-            log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
-                        msg.dedup_key, self.deadline)
-            if not claim.degraded:
-                self.s.store.mark_late(msg.dedup_key)
-            future.add_done_callback(lambda done: self._finish_late(msg, claim, done))
-            return SUCCESS
-        body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
-        if not claim.degraded and msg.event not in SYSTEM_EVENTS:
-            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, body)
+        deadline = time.monotonic() + self.deadline
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            future = self.s.pool.submit(self._run_in_context, msg, claim)
+            try:
+                reply, state = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
+                            msg.dedup_key, self.deadline)
+                if not claim.degraded:
+                    self.s.store.mark_late(msg.dedup_key)
+                future.add_done_callback(lambda done, late=claim: self._finish_late(msg, late, done))
+                return SUCCESS
+            body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
+            if claim.degraded or msg.event in SYSTEM_EVENTS:
+                return body
+            last = attempt == CONFLICT_ATTEMPTS
+            if self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, body, cache_on_conflict=False):
+                return body
+            # Another message of this traveler saved the conversation meanwhile (they sent several at once): this
+            # reply may promise what the saved state does not keep. Read it again and answer on it.
+            fresh = self._reload(msg)
+            if fresh is None or last:
+                break
+            claim = Claim(first=True, state=fresh)
+        lang = (state or {}).get("lang") or DEFAULT_LANG
+        body = replies.render_xml(self.s.cards.text("state_conflict", lang), to_user=msg.openid,
+                                  from_account=msg.account)
+        self.s.store.cache_reply(msg.dedup_key, body)
         return body
+
+    def _reload(self, msg: Incoming) -> dict[str, Any] | None:
+        try:
+            return self.s.store.load(msg.openid)
+        except Exception:  # noqa: BLE001 - Redis went away between two calls
+            log.exception("could not reload the state of %s after a conflict", msg.openid)
+            return None
 
     # --- in a handler thread --------------------------------------------------------------------
     def _run_in_context(self, msg: Incoming, claim: Claim) -> Result:

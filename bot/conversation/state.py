@@ -28,8 +28,11 @@ _FINISH = """
 local cur = redis.call('GET', KEYS[1])
 local rev = 0
 if cur then rev = tonumber(string.match(cur, '^{"rev":(%d+)')) or 0 end
+if rev ~= tonumber(ARGV[2]) then
+  if ARGV[6] == '1' and KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
+  return 0
+end
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
-if rev ~= tonumber(ARGV[2]) then return 0 end
 if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end
 return 1
 """
@@ -53,7 +56,9 @@ class StateStore(Protocol):
     def claim(self, delivery_key: str, openid: str) -> Claim: ...
 
     def finish(self, delivery_key: str | None, openid: str, state: dict[str, Any] | None,
-               expected_rev: int, reply: str) -> bool: ...
+               expected_rev: int, reply: str, cache_on_conflict: bool = True) -> bool: ...
+
+    def cache_reply(self, delivery_key: str, reply: str) -> None: ...
 
     def mark_late(self, delivery_key: str) -> None: ...
 
@@ -108,21 +113,29 @@ class RedisStateStore:
         return Claim(first=False, state=load_state(raw_state), cached_reply=cached)
 
     def finish(self, delivery_key: str | None, openid: str, state: dict[str, Any] | None,
-               expected_rev: int, reply: str) -> bool:
-        """Cache `reply` for retries and save `state` (None deletes it) if nobody wrote in between."""
+               expected_rev: int, reply: str, cache_on_conflict: bool = True) -> bool:
+        """Save `state` (None deletes it) and cache `reply` for retries, if nobody wrote the state in between.
+        On such a conflict the reply is cached anyway only with `cache_on_conflict` (else the caller retries)."""
         payload = "" if state is None else dump_state(state, expected_rev + 1)
         dedup = self.keys.dedup(delivery_key) if delivery_key else ""
         try:
             saved = self._finish(keys=[self.keys.state(openid), dedup],
                                  args=[payload, expected_rev, self.state_ttl,
-                                       REPLY_PREFIX + reply.encode("utf-8"), self.dedup_ttl])
+                                       REPLY_PREFIX + reply.encode("utf-8"), self.dedup_ttl,
+                                       "1" if cache_on_conflict else "0"])
         except redis.RedisError as exc:
             log.error("state: could not save for %s: %s", delivery_key, exc)
             return False
         if not saved:
-            log.warning("state: concurrent update for one user, this message's state change dropped (%s)",
-                        delivery_key)
+            log.warning("state: concurrent update for one user (%s)%s", delivery_key,
+                        ": this message's state change dropped" if cache_on_conflict else ", retried on the new state")
         return bool(saved)
+
+    def cache_reply(self, delivery_key: str, reply: str) -> None:
+        try:
+            self.r.set(self.keys.dedup(delivery_key), REPLY_PREFIX + reply.encode("utf-8"), ex=self.dedup_ttl)
+        except redis.RedisError as exc:
+            log.error("state: could not cache the reply of %s: %s", delivery_key, exc)
 
     def mark_late(self, delivery_key: str) -> None:
         try:

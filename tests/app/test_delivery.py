@@ -75,6 +75,29 @@ def test_state_survives_between_messages(app_factory, openid):
     assert wx.say(openid + "z", "recall")["Content"] == "nothing"
 
 
+def test_messages_sent_at_once_each_keep_what_their_reply_promised(app_factory, openid):
+    """Eight messages of one traveler at once: each reply says "noted", so the state must keep all eight (a
+    message whose state write lost the race is answered again on the state the others saved)."""
+    wx = WeChat(_probe_app(app_factory))
+    replies: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def send(n: int) -> None:
+        barrier.wait()
+        reply = wx.say(openid, f"add:{n}", msg_id=70000 + n)
+        replies.append(reply["Content"] if isinstance(reply, dict) else reply)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    noted = sorted(r.removeprefix("noted ") for r in replies if r.startswith("noted "))
+    kept = wx.say(openid, "recall-added")["Content"].split(",")
+    assert set(noted) <= set(kept)  # nothing promised is lost
+    assert len(noted) + sum("请再发一次" in r for r in replies) == 8  # the rest were told to resend
+
+
 def _drain_queue(app) -> None:  # type: ignore[no-untyped-def]
     ext = app.extensions["yjy"]
     if ext.config.embedded_redis:

@@ -83,3 +83,16 @@ def test_unreadable_state_is_dropped_not_fatal(store):
     claim = store.claim("m:8:u:1", "u")
     assert claim.first and claim.state == {}
     assert store.finish("m:8:u:1", "u", {"ok": 1}, claim.rev, "r")
+
+
+def test_a_conflict_can_leave_the_reply_uncached_for_a_retry_on_the_new_state(store):
+    a = store.claim("m:9:u:1", "u")
+    b = store.claim("m:9:u:2", "u")
+    assert store.finish("m:9:u:1", "u", {"added": ["1"]}, a.rev, "noted 1")
+    assert not store.finish("m:9:u:2", "u", {"added": ["2"]}, b.rev, "noted 2", cache_on_conflict=False)
+    assert store.claim("m:9:u:2", "u").cached_reply is None  # nothing promised yet: the pipeline answers again
+    fresh = store.load("u")
+    assert store.finish("m:9:u:2", "u", {**fresh, "added": [*fresh["added"], "2"]}, int(fresh["rev"]), "noted 2")
+    assert store.load("u")["added"] == ["1", "2"] and store.claim("m:9:u:2", "u").cached_reply == "noted 2"
+    store.cache_reply("m:9:u:3", "please resend")
+    assert store.claim("m:9:u:3", "u").cached_reply == "please resend"
