@@ -7,6 +7,7 @@ is answered "success" now; its reply follows through the customer-service API on
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from concurrent.futures import Future
@@ -74,7 +75,7 @@ class Pipeline:
                             msg.dedup_key, self.deadline)
                 if not claim.degraded:
                     self.s.store.mark_late(msg.dedup_key)
-                future.add_done_callback(lambda done, late=claim: self._finish_late(msg, late, done))
+                future.add_done_callback(functools.partial(self._finish_late, msg, claim))
                 return SUCCESS
             body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
             if claim.degraded or msg.event in SYSTEM_EVENTS:

@@ -242,3 +242,31 @@ def test_webhook_still_answers_when_redis_is_down(app_factory, openid, caplog):
     assert "一机游首尔" in reply["Content"]
     assert "Redis unavailable" in caplog.text
     assert elapsed < 4.0  # far inside WeChat's window even with Redis gone
+
+
+@pytest.mark.servers
+def test_a_hung_redis_costs_one_timeout_then_messages_fail_fast_and_it_comes_back(app_factory, openid, real_redis):
+    """Redis behind a paused proxy: the first message waits one timeout, the next ones do not wait at all
+    (the client is marked down), every one is answered; once it flows again, state works again."""
+    from redis.connection import parse_url
+
+    from bot.infra import redis_conn
+    from tests.pausable_proxy import PausableProxy
+    from tests.support import REDIS_URL
+
+    target = parse_url(REDIS_URL)
+    with PausableProxy(target.get("host", "127.0.0.1"), int(target.get("port", 6379))) as proxy:
+        url = f"redis://127.0.0.1:{proxy.port}/{target.get('db', 0)}"
+        wx = WeChat(app_factory(redis__url=url, redis__timeout_seconds=0.3, routers="tests.probe_handlers:ROUTERS"))
+        assert wx.say(openid, "remember:blue")["Content"] == "ok"
+        proxy.pause()
+        times = []
+        for n in range(5):
+            started = time.monotonic()
+            assert wx.say(openid, "echo:still here", msg_id=5100 + n)["Content"] == "still here"
+            times.append(time.monotonic() - started)
+        assert times[0] < 1.0  # one timeout (0.3 s), not one per call and no retry of it
+        assert max(times[1:]) < 0.2  # marked down: no waiting at all
+        proxy.resume()
+        time.sleep(redis_conn.DOWN_SECONDS + 0.1)
+        assert wx.say(openid, "recall")["Content"] == "blue"  # back: the state was never lost
