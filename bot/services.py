@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from bot.infra.background import Background
 from bot.infra.clock import Clock
 from bot.infra.config import Config
 from bot.infra.keys import Keys
@@ -52,6 +53,8 @@ class Services:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
+        self._background: Background | None = None
+        self._background_pid = 0
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -134,7 +137,18 @@ class Services:
                 self._pool_pid = os.getpid()
             return self._pool
 
+    @property
+    def background(self) -> Background:
+        """Writes no reply waits for (bot/infra/background.py), per process like the handler pool."""
+        with self._pool_lock:
+            if self._background is None or self._background_pid != os.getpid():
+                self._background = Background()
+                self._background_pid = os.getpid()
+            return self._background
+
     def close(self) -> None:
+        if self._background is not None and self._background_pid == os.getpid():
+            self._background.shutdown()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if "db" in self.__dict__:

@@ -1,7 +1,6 @@
 """Attractions: a place's card, browsing a category, picking from a numbered list, "more"."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bot.conversation.router import Context, Router
@@ -12,7 +11,6 @@ from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
 router = Router("attractions")
-log = logging.getLogger(__name__)
 PAGE = 5  # items per text list: short enough to read on a phone
 
 
@@ -34,11 +32,9 @@ def _note_interest(ctx: Context, category: str) -> None:
     asked = ctx.state.setdefault("interests", [])
     if category in asked or not ctx.openid:
         return
-    try:
-        followers.note_interest(ctx.services.db, ctx.openid, category)
+    # In the background: the traveler's list does not wait for the database (a failure is logged there).
+    if ctx.services.background.submit("interest", followers.note_interest, ctx.services.db, ctx.openid, category):
         asked.append(category)
-    except Exception:  # noqa: BLE001 - the list matters more to the traveler than the record
-        log.exception("could not record interest %s for %s", category, ctx.openid)
 
 
 def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None = None,

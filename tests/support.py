@@ -61,8 +61,10 @@ class WeChat:
 
     def post(self, xml: str, **kwargs: Any):  # type: ignore[no-untyped-def]
         req = self.sender.request(xml, **kwargs)
-        return self.client.post("/wechat", query_string=req.query, data=req.body,
-                                content_type="text/xml")
+        response = self.client.post("/wechat", query_string=req.query, data=req.body, content_type="text/xml")
+        # Writes no reply waits for (a follower's activity, interests) are done before a test looks at them.
+        self.app.extensions["yjy"].services.background.drain()
+        return response
 
     def reply(self, xml: str, **kwargs: Any) -> dict[str, Any] | str:
         """Send and return the parsed reply (a dict), or "success"."""

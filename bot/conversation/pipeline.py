@@ -38,6 +38,7 @@ DEFAULT_LANG = "zh-CN"
 RECENT_MESSAGES = 5  # the traveler's last texts kept in the state (digits masked) for a hand-off
 # Intents that only mean something against the conversation so far ("确认", "2", "继续"): with the state out
 # of reach (Redis down) they get "try again in a moment", never a wrong "nothing to confirm".
+LANGUAGE_READ_SECONDS = 0.5  # a follower's stored language, waited for at most this long
 CONFLICT_ATTEMPTS = 3  # a message answered again on the fresh state when another one saved it first
 NEEDS_STATE = frozenset({"confirm", "agree", "edit", "resume", "pick", "more"})
 
@@ -157,20 +158,31 @@ class Pipeline:
         return detect(msg.text, first="lang" not in state) or state.get("lang") or DEFAULT_LANG
 
     def _follower_language(self, msg: Incoming, degraded: bool) -> str:
-        """The follower's chosen language, read once per conversation (then it lives in the state)."""
+        """The follower's chosen language, read once per conversation (then it lives in the state), waited for
+        briefly: a stalled database costs the traveler a reply in Chinese, not the reply."""
         if not degraded and msg.event not in SYSTEM_EVENTS:
             try:
-                return followers.language(self.s.db, msg.openid) or DEFAULT_LANG
+                found = self.s.background.call(followers.language, self.s.db, msg.openid,
+                                               timeout=LANGUAGE_READ_SECONDS)
+                return found or DEFAULT_LANG
+            except FutureTimeout:
+                log.warning("the language of %s was not read within %.1f s: default used", msg.openid,
+                            LANGUAGE_READ_SECONDS)
             except Exception:  # noqa: BLE001 - a reply in Chinese beats no reply
                 log.exception("could not read the language of %s", msg.openid)
         return DEFAULT_LANG
 
     def _record_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
-        """Subscribe / unsubscribe always; other activity at most every `touch_every_seconds`."""
+        """Subscribe / unsubscribe now (the welcome depends on them); other activity at most every
+        `touch_every_seconds`, in the background: no reply waits for the database to note a visit."""
         now = int(time.time())
         lifecycle = msg.event in ("subscribe", "unsubscribe")
         due = now - int(state.get("seen", 0)) >= self.s.config.follower_touch_seconds
         if not lifecycle and (degraded or not due):
+            return
+        if not lifecycle:
+            if self.s.background.submit("follower activity", followers.record, self.s.db, msg):
+                state["seen"] = now
             return
         try:
             followers.record(self.s.db, msg)
