@@ -17,6 +17,10 @@ class Keys:
         # Hashed: the parts come from outside and may be long or odd.
         return f"{self.base}:dedup:{hashlib.sha1(delivery_key.encode()).hexdigest()}"
 
+    def late_reply(self, delivery_key: str) -> str:
+        """A late reply sent (or being sent): a job that runs again does not send it twice."""
+        return f"{self.base}:late:{hashlib.sha1(delivery_key.encode()).hexdigest()}"
+
     def signed_query(self, digest: str) -> str:
         """A signed webhook query seen with one body (plain mode): the same query with another body is forged."""
         return f"{self.base}:signed:{digest}"

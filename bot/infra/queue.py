@@ -23,6 +23,11 @@ BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within th
 # since redis-py 8.2 stopping that thread waits for it: a worker took up to a minute to exit (a `--burst`
 # run, a deploy's SIGTERM). One second costs one idle Redis read a second.
 PUBSUB_POLL_SECONDS = 1.0
+# RQ restarts a dead scheduler (scheduled jobs: late broadcasts, retries with backoff) only in its maintenance
+# pass, every 10 minutes by default, and an idle worker blocks in its dequeue for up to worker_ttl - 15 s before
+# even checking. A Redis restart kills the scheduler: with these, it is back within about half a minute.
+MAINTENANCE_SECONDS = 15
+WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on time; heartbeats every 20 s
 
 
 class _QuickStop(BaseWorker):

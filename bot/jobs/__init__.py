@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import current_app
 from wechatpy.exceptions import WeChatClientException
 
@@ -16,27 +17,54 @@ log = logging.getLogger(__name__)
 
 # Final customer-service errors: outside the 48 h window / unsubscribed, and over the message count.
 KF_FINAL_ERRORS = {45015, 45047}
+LATE_REPLY_MARK_SECONDS = 48 * 3600  # the kf window: past it nothing can be sent anyway
 # Template messages: unsubscribed / refused by the user, invalid template id, over the daily quota.
 TEMPLATE_FINAL_ERRORS = {43004, 43101, 40037, 45009}
 
 
 def deliver_late_reply(openid: str, payload: dict[str, Any], delivery: str) -> str:
-    """Send a reply that missed the passive window through the customer-service API.
+    """Send a reply that missed the passive window through the customer-service API, once.
 
-    Quota errors are final (logged, not retried: retrying cannot succeed and would burn the next
-    message's quota); anything else raises so RQ retries it with backoff.
+    A key in Redis marks the reply as being sent before the call: a job run again (an RQ retry, a worker killed
+    mid-send) finds it and sends nothing. WeChat refusing it (an error code) frees the key: quota errors are
+    final (logged: retrying cannot succeed and would burn the next message's quota), anything else raises so
+    RQ retries with backoff. A timeout leaves the key: WeChat may have sent it, and twice is worse than late.
     """
-    wechat = current_app.extensions["yjy"].wechat
+    ext = current_app.extensions["yjy"]
+    key = ext.keys.late_reply(delivery)
     try:
-        wechat.send_custom(payload)
+        first = ext.redis.set(key, "sending", nx=True, ex=LATE_REPLY_MARK_SECONDS)
+    except redis.RedisError as exc:  # cannot check: send (the job itself came from Redis a moment ago)
+        log.warning("late reply for %s: could not mark it (%s), sending anyway", delivery, type(exc).__name__)
+        first = True
+    if not first:
+        log.info("late reply for %s already sent or being sent: not sent again", delivery)
+        return "already"
+    try:
+        ext.wechat.send_custom(payload)
     except WeChatClientException as exc:
+        if exc.errcode is None and "Timeout" in str(exc.errmsg):
+            log.warning("late reply for %s timed out: WeChat may have sent it, so it is not sent again", delivery)
+            return "unknown"
+        _forget(ext, key)
         if exc.errcode in KF_FINAL_ERRORS:
             log.warning("late reply for %s not delivered, final error %s: %s", delivery, exc.errcode, exc.errmsg)
             return f"dropped:{exc.errcode}"
         log.warning("late reply for %s failed (%s), will retry", delivery, exc.errcode)
         raise
+    try:
+        ext.redis.set(key, "sent", ex=LATE_REPLY_MARK_SECONDS)
+    except redis.RedisError:
+        pass  # still marked "sending": a rerun sends nothing either way
     log.info("late reply for %s delivered via customer-service API", delivery)
     return "sent"
+
+
+def _forget(ext: Any, key: str) -> None:
+    try:
+        ext.redis.delete(key)
+    except redis.RedisError:
+        log.warning("could not clear %s: a retry of that late reply will not send it", key)
 
 
 def send_booking_confirmation(ref: str) -> str:

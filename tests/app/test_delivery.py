@@ -4,6 +4,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+from wechatpy.exceptions import WeChatClientException
+
 from bot.devtools import sender as build
 from bot.infra.queue import SimpleWorker
 from tests import probe_handlers
@@ -136,3 +139,32 @@ def test_kf_quota_errors_are_final_and_not_retried(app_factory, fake_api, openid
     time.sleep(0.3)
     assert len(fake_api.calls_to("message/custom/send")) == 1
     assert "final error 45047" in caplog.text
+
+
+def test_a_late_reply_job_run_twice_sends_once(app_factory, fake_api, openid):
+    """An RQ retry or a worker killed mid-send runs the job again: the reply goes out once."""
+    from bot.jobs import deliver_late_reply
+
+    app = _probe_app(app_factory)
+    payload = {"touser": openid, "msgtype": "text", "text": {"content": "hello once"}}
+    with app.app_context():
+        assert deliver_late_reply(openid, payload, "m:1:once") == "sent"
+        assert deliver_late_reply(openid, payload, "m:1:once") == "already"
+    assert len(fake_api.calls_to("message/custom/send")) == 1
+
+
+def test_a_refused_late_reply_may_be_tried_again_but_a_timed_out_one_is_not(app_factory, fake_api, openid):
+
+    from bot.jobs import deliver_late_reply
+
+    app = _probe_app(app_factory)
+    payload = {"touser": openid, "msgtype": "text", "text": {"content": "retry me"}}
+    fake_api.fail("message/custom/send", errcode=45028)  # WeChat refused it: nothing was sent
+    with app.app_context():
+        with pytest.raises(WeChatClientException):
+            deliver_late_reply(openid, payload, "m:2:refused")
+        assert deliver_late_reply(openid, payload, "m:2:refused") == "sent"  # RQ's retry sends it
+        app.extensions["yjy"].services.api.timeout = 0.3  # the API client gives up at 0.3 s (5 s in production)
+        fake_api.fail("message/custom/send", delay=0.8)  # ... and WeChat answers later
+        assert deliver_late_reply(openid, payload, "m:3:slow") == "unknown"
+        assert deliver_late_reply(openid, payload, "m:3:slow") == "already"  # may have gone out: not again
