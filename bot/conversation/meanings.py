@@ -139,10 +139,9 @@ def load_meanings(path: Path) -> Meanings:
     seen: dict[str, int] = {}
     for i, spec in enumerate(data):
         where = f"meanings.{i}"
-        say = spec.get("say") if isinstance(spec, dict) else None
-        if not isinstance(say, dict) or not all(isinstance(say.get(k), str) and say[k].strip()
-                                                for k in ("zh-CN", "en")):
-            raise doc.error(f"{where}.say", "expected {zh-CN: .., en: ..}: the question as the bot understands it")
+        if not isinstance(spec, dict):
+            raise doc.error(where, "expected {say, examples}")
+        say = doc.texts(spec.get("say"), f"{where}.say")  # the question as the bot understands it
         texts = spec.get("examples")
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and features(t) for t in texts):
             raise doc.error(f"{where}.examples", "expected a non-empty list of paraphrases with words in them")
@@ -152,6 +151,6 @@ def load_meanings(path: Path) -> Meanings:
                 raise doc.error(f"{where}.examples.{k}", f"{text!r} is already a paraphrase of meanings.{seen[key]}")
             seen[key] = i
             examples.append((i, text))
-        meanings.append(Meaning(i, {k: str(v).strip() for k, v in say.items()}, doc.line(where),
+        meanings.append(Meaning(i, say, doc.line(where),
                                 bool(spec.get("offer", True)), bool(spec.get("default", False))))
     return Meanings(meanings, examples)

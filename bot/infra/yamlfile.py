@@ -39,6 +39,15 @@ class Located:
         """An error at `path` (dotted), reported with its line and the path itself."""
         return SourceError(self.file, self.line(path), f"{path}: {message}" if path else message)
 
+    def texts(self, value: Any, path: str, required: bool = True) -> dict[str, str]:
+        """A text in both languages, {zh-CN: .., en: ..} (stripped); {} for a missing optional one."""
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k].strip()
+                                                  for k in ("zh-CN", "en")):
+            raise self.error(path, "expected {zh-CN: .., en: ..}")
+        return {str(k): str(v).strip() for k, v in value.items()}
+
 
 def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
     lines[path] = node.start_mark.line + 1

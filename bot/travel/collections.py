@@ -32,15 +32,6 @@ class Collections:
         return found[0] if found else None
 
 
-def _text(doc: yamlfile.Located, value: object, path: str, required: bool = True) -> Text:
-    if value is None and not required:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k].strip()
-                                              for k in ("zh-CN", "en")):
-        raise doc.error(path, "expected {zh-CN: .., en: ..}")
-    return {str(k): str(v).strip() for k, v in value.items()}
-
-
 def load_collections(path: Path, place_ids: set[str], product_ids: set[str]) -> Collections:
     """Load and check the file (a missing file is no collections); every id must exist in content."""
     if not path.exists():
@@ -75,7 +66,7 @@ def load_collections(path: Path, place_ids: set[str], product_ids: set[str]) -> 
         if not refs["places"]:
             raise doc.error(f"{where}.places", "expected at least one place")
         raw.extend((str(w), str(cid)) for w in words)
-        items.append(Collection(str(cid), _text(doc, spec.get("title"), f"{where}.title"),
-                                _text(doc, spec.get("intro"), f"{where}.intro", required=False),
+        items.append(Collection(str(cid), doc.texts(spec.get("title"), f"{where}.title"),
+                                doc.texts(spec.get("intro"), f"{where}.intro", required=False),
                                 tuple(normalize(w) for w in words), refs["places"], refs["products"]))
     return Collections(items, raw)

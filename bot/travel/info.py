@@ -37,13 +37,6 @@ class Topic:
         return value.get(lang) or value["zh-CN"]
 
 
-def _text(doc: yamlfile.Located, value: object, path: str) -> Text:
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k].strip()
-                                              for k in ("zh-CN", "en")):
-        raise doc.error(path, "expected {zh-CN: .., en: ..}")
-    return {k: str(v).strip() for k, v in value.items()}
-
-
 def load_topic(path: Path) -> Topic:
     doc = yamlfile.load(path)
     d = doc.data
@@ -59,12 +52,12 @@ def load_topic(path: Path) -> Topic:
         p = f"sections.{i}"
         if not isinstance(s, dict) or not s.get("source"):
             raise doc.error(p, "each section needs heading, body and source")
-        sections.append(Section(_text(doc, s.get("heading"), f"{p}.heading"), _text(doc, s.get("body"), f"{p}.body"),
+        sections.append(Section(doc.texts(s.get("heading"), f"{p}.heading"), doc.texts(s.get("body"), f"{p}.body"),
                                 str(s["source"]), str(s.get("date") or "undated")))
     if not sections:
         raise doc.error("sections", "expected at least one section")
     return Topic(path.stem, str(d.get("checked") or ""), tuple(normalize(str(w)) for w in words),
-                 _text(doc, d.get("title"), "title"), _text(doc, d.get("summary"), "summary"), tuple(sections),
+                 doc.texts(d.get("title"), "title"), doc.texts(d.get("summary"), "summary"), tuple(sections),
                  bool(d.get("yields_to_places", False)), tuple(normalize(str(w)) for w in d.get("unless") or ()),
                  bool(d.get("before_complaints", False)), tuple(str(w) for w in words), _together(doc, d))
 
