@@ -73,7 +73,8 @@ class Services:
     def db(self) -> Database:
         from bot.infra.db import Database
 
-        return Database(self.config.database_url)
+        c = self.config
+        return Database(c.database_url, c.database_statement_timeout_seconds, c.database_pool_timeout_seconds)
 
     @cached_property
     def content(self) -> Content:

@@ -167,6 +167,8 @@ class Config:
     rates: RatesConfig
     bookings: BookingsConfig
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    database_statement_timeout_seconds: float = 10.0  # PostgreSQL: a statement (or a lock wait) past this fails
+    database_pool_timeout_seconds: float = 2.0  # waiting for a free pooled connection
     simulator: bool = False  # /simulator: a chat page for testers; never on in production
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -263,6 +265,11 @@ def _is_base64(value: str) -> bool:
         return len(base64.b64decode(value, validate=True)) == 32
     except ValueError:
         return False
+
+
+def _optional(r: Any, key: str, low: float, high: float, default: float) -> float:
+    """A number setting the file may leave out (older config files still load)."""
+    return default if r.raw(key) is None else float(r.number(key, float, low, high))
 
 
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
@@ -383,6 +390,8 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         rates=rates,
         bookings=bookings,
         handoff=_handoff(r),
+        database_statement_timeout_seconds=_optional(r, "database.statement_timeout_seconds", 0.1, 600, 10.0),
+        database_pool_timeout_seconds=_optional(r, "database.pool_timeout_seconds", 0.1, 60, 2.0),
         simulator=r.flag("simulator.enabled"),
         secrets=secrets,
     )

@@ -45,3 +45,23 @@ def test_a_hung_database_does_not_hold_up_answers_that_do_not_need_it(pg_migrate
         finally:
             proxy.resume()
             ext.services.close()
+
+
+@pytest.mark.servers
+def test_a_statement_or_lock_wait_past_the_timeout_fails_instead_of_holding_a_worker(pg_migrated_db, real_redis,
+                                                                                  fake_api):
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    config = make_config(Backend("servers", REDIS_URL, pg_migrated_db), fake_api,
+                         database__statement_timeout_seconds=0.3)
+    ext = create_app(config).extensions["yjy"]
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="statement timeout"), ext.db.session() as session:
+            session.execute(text("SELECT pg_sleep(2)"))
+        assert time.monotonic() - started < 1.5
+        with ext.db.session() as session:  # the pool recovers: the next statement runs
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        ext.services.close()

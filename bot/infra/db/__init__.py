@@ -37,13 +37,26 @@ def insert_for(dialect_name: str) -> Callable[..., Any]:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout: float = 10.0, pool_timeout: float = 2.0) -> None:
+        """`statement_timeout` (PostgreSQL): a statement or a lock wait longer than this fails instead of holding a
+        worker; `pool_timeout`: how long to wait for a free connection when all are busy (SQLAlchemy's default,
+        30 s, is six WeChat windows). Migrations use an engine of their own, without these."""
         self.url = normalize_url(url)
         is_sqlite = self.url.startswith("sqlite")
+        ms = int(statement_timeout * 1000)
+        given = make_url(self.url).query.get("options") or ""  # e.g. "-csearch_path=...": kept, not replaced
+        options = " ".join(filter(None, [given if isinstance(given, str) else " ".join(given),
+                                         f"-c statement_timeout={ms} -c lock_timeout={ms}"]))
         self.engine: Engine = create_engine(
             self.url,
             pool_pre_ping=not is_sqlite,
-            connect_args={"timeout": 5} if is_sqlite else {"connect_timeout": 3},
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": 5} if is_sqlite else {
+                "connect_timeout": 3, "options": options,
+                # A server or network that stops answering (not a slow query): libpq gives up on the connection.
+                "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+                "tcp_user_timeout": ms,
+            },
         )
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
