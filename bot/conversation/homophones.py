@@ -1,9 +1,9 @@
-"""Homophone typos in the words the bot knows ("韩江公园" typed for 汉江公园, "推税" for 退税).
+"""Homophone typos in the words the bot knows ("韩江公园" typed for 汉江公园).
 
 Pinyin input makes a traveler pick a wrong character of the right sound. Places have their own sound
 matching (place_names.py); this fixes the other words the rules look for (intents, cards, lists,
-categories): a run of characters that sounds exactly like a known word of at least three characters, but
-is not written like it, is rewritten to that word before the rules read the text. Two-character words are
+categories): a run of characters that sounds exactly like a known word of at least four characters, but
+is not written like it, is rewritten to that word before the rules read the text. Shorter words are
 left alone: too many real words share their sounds.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from bot.infra.text import pinyin
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
-MIN_CHARS = 3
+MIN_CHARS = 4
 
 
 class SoundFixer:

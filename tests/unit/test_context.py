@@ -111,3 +111,12 @@ def test_words_of_a_card_found_together_name_it():
     assert topics.find("等一下，我护照好像丢了怎么办") == "emergency"
     assert topics.find("11月还有红叶吗") == "seasons"
     assert topics.find("护照在哪办") != "emergency"  # one word of the group is not the group
+
+
+def test_homophones_of_long_known_words_are_fixed_and_short_ones_left_alone():
+    from bot.conversation.homophones import SoundFixer
+
+    fixer = SoundFixer(["汉江公园", "怎么去", "取消预订"])
+    assert fixer.fix("韩江公园有哪些") == "汉江公园有哪些"
+    assert fixer.fix("怎么取消预订") == "怎么取消预订"  # "怎么取" sounds like 怎么去: three characters are too few
+    assert fixer.fix("hello 韩江公园") == "hello 汉江公园"
