@@ -30,7 +30,6 @@ fish night view views cafe restaurant restaurants bbq chicken beer spicy vegetar
 cheap expensive free discount coupon coupons promo code deal deals tour tours trip day agent human
 person staff complain complaint menu hi hello hey thanks goodbye morning evening plug adapter tip
 tipping data wifi sim card visa arrival tax shop clinic surgery skin beauty kids children family
-where's how's is it any does did
 """
 _ENGLISH = frozenset(_ENGLISH_WORDS.split())
 # Every Mandarin syllable without tones (pypinyin's readings of U+4E00–U+9FA5): typed pinyin is Chinese.

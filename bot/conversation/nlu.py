@@ -26,7 +26,6 @@ from bot.travel.info import Topics
 from bot.travel.money import MoneyParser
 from bot.travel.products import Catalogue
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 # Asking for a number ("投诉电话是多少", "what is the complaint hotline"), not giving one ("我的电话是138...").
 _ASKS_NUMBER = re.compile(r"(?:电话|热线|号码)(?:是|打)?(?:多少|几|什么)|(?:哪个|什么|多少)(?:电话|热线|号码)|"
