@@ -112,7 +112,10 @@ class IntentMatcher:
         exact = self.exact(text)
         if exact:
             return exact
-        found = self.contained(text)
+        return self.best_of(self.contained(text))
+
+    def best_of(self, found: dict[str, float]) -> IntentMatch | None:
+        """The best-covering of the intents `contained` found (no exact word matched)."""
         if not found:
             return None
         name = max(found, key=found.__getitem__)

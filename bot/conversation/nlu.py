@@ -208,19 +208,33 @@ class Understander:
         if number is not None:
             return Understanding("pick", 1.0, False, {"number": number})
         contained = self.intents.contained(text)
+        # Looked up once each, when first needed: several rules below ask about the same text.
+        seen: dict[str, Any] = {}
+
+        def card_named() -> tuple[str, str] | None:
+            if "card" not in seen:
+                seen["card"] = self.topics.match(text)
+            return seen["card"]
+
+        def places_named() -> list[PlaceMatch]:
+            if "places" not in seen:
+                seen["places"] = self.places.find(text)
+            return seen["places"]
+
         number = find_pick(text)
         if number is not None:  # "第二个怎么去": an item of the list shown last, with what is asked of it
             focus = next((f for f in ("hours", "directions", "price") if f in contained), None)
             return Understanding("pick", 1.0, False, {"number": number, **({"focus": focus} if focus else {})})
         # "我要投诉，导游迟到了" / "太坑了我要退款" is a complaint, before the emergency card or a cancellation;
         # "投诉电话是多少" asks a number.
-        if "complaint" in contained and not _ASKS_NUMBER.search(fold(text)) and not self._card_first(text):
+        asks_number = bool(_ASKS_NUMBER.search(fold(text)))
+        if "complaint" in contained and not asks_number and not self._card_first(text, card_named()):
             return Understanding("complaint", 1.0, True)
         if "cancel_booking" in contained:  # "取消订单 YJ7K4M2P"
             return Understanding("cancel_booking", 1.0, True, {"ref": find_booking_ref(text)})
         if "my_bookings" in contained:
             return Understanding("my_bookings", 1.0, True)
-        if "handoff" in contained and not _ASKS_NUMBER.search(fold(text)):
+        if "handoff" in contained and not asks_number:
             return Understanding("handoff", 1.0, True)
         if mentions_passport(text):  # "ZHANG WEI E12345678 1990-01-01" after booking the DMZ tour
             return Understanding("passport", 1.0, False)
@@ -232,7 +246,7 @@ class Understander:
             return Understanding("products", 1.0, False)
         wants_booking = "book" in contained or (product and "订" in fold(text))  # "我想订DMZ", "订乱打秀"
         # "昌德宫后苑要预约吗" asks about the place, "KTX怎么买票" about trains: booking needs a product or nothing else
-        if wants_booking and (product or not (self.places.find(text) or self.topics.match(text))):
+        if wants_booking and (product or not (places_named() or card_named())):
             return Understanding("book", contained.get("book", 1.0), False,
                                  {"product": product.id if product else None})
         money = self.money.parse(text)
@@ -240,12 +254,12 @@ class Understander:
             query = money if money is not None and money.kind == "convert" else None
             return Understanding("tax_refund", contained["tax_refund"], False, {"query": query})
         if money is not None and money.kind == "rate" and _WHERE.search(fold(text)):
-            found = self.topics.match(text)  # "哪里换韩币划算", "where can I exchange": where to, not the rate
+            found = card_named()  # "哪里换韩币划算", "where can I exchange": where to, not the rate
             if found is not None:
                 return Understanding("info", 1.0, False, {"topic": found[0]})
         if money is not None:
             return Understanding("money", 1.0, False, {"query": money})
-        topic = self.topics.match(text)
+        topic = card_named()
         kind = self.categories.match(text)
         # A much more specific category word wins: "皮肤管理医院" is a beauty clinic (皮肤管理), not the health card
         # (医院); "skin clinic" is not a "clinic" for the sick. "taxi at night" is still the taxi card.
@@ -253,10 +267,9 @@ class Understander:
         if topic is not None and not specific:
             card = self.topics.items[topic[0]]
             yields = card.yields_to_places and not any(w in normalize(text) for w in card.unless)
-            named = self.places.find(text) if yields else []
-            if not any(m.how == "exact" for m in named):  # "坐地铁去景福宫": the way to the palace
+            if not (yields and any(m.how == "exact" for m in places_named())):  # "坐地铁去景福宫": the way there
                 return Understanding("info", 1.0, False, {"topic": topic[0]})
-        places = self._specific_first(self.places.find(text))
+        places = self._specific_first(places_named())
         route = self._route(text, places)
         if route is not None:
             return route
@@ -297,7 +310,7 @@ class Understander:
             return Understanding("browse", 0.9, False, captures)
         if "recommend" in contained:
             return Understanding("browse", contained["recommend"], False, captures)
-        best = self.intents.match(text)
+        best = self.intents.best_of(contained)  # no exact word matched (that returned at the top)
         if best and best.intent not in ("hours", "directions", "price"):
             return Understanding(best.intent, best.score, best.is_global, captures)
         return None
@@ -314,10 +327,9 @@ class Understander:
             return [second, first, *places[2:]]
         return places
 
-    def _card_first(self, text: str) -> bool:
-        """A grievance a card answers better ("被偷了": the police; "司机多收钱": the taxi card), unless the
-        traveler says they want to complain."""
-        found = self.topics.match(text)
+    def _card_first(self, text: str, found: tuple[str, str] | None) -> bool:
+        """A grievance a card answers better (`found`, the card the text names: "被偷了": the police; "司机多收钱":
+        the taxi card), unless the traveler says they want to complain."""
         if found is None or not self.topics.items[found[0]].before_complaints:
             return False
         return not _SAYS_COMPLAIN.search(fold(text))
