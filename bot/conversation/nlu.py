@@ -71,13 +71,13 @@ class Categories:
         raw: list[tuple[str, str]] = []
         for cid, spec in data.items():
             where = f"categories.{cid}"
-            if not isinstance(spec, dict) or not isinstance(spec.get("label"), dict) or \
-                    not all(spec["label"].get(lang) for lang in ("zh-CN", "en")):
-                raise doc.error(where, "needs label: {zh-CN: .., en: ..}")
+            if not isinstance(spec, dict):
+                raise doc.error(where, "needs label: {zh-CN: .., en: ..} and words")
+            label = doc.texts(spec.get("label"), f"{where}.label")
             words = spec.get("words") or []
             if not isinstance(words, list) or not words:
                 raise doc.error(f"{where}.words", "expected a non-empty list of words")
-            items.append(Category(str(cid), dict(spec["label"]), str(spec.get("emoji", "")),
+            items.append(Category(str(cid), label, str(spec.get("emoji", "")),
                                   tuple(normalize(str(w)) for w in words)))
             raw.extend((str(w), str(cid)) for w in words)
         return cls(items, raw)

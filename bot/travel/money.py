@@ -151,9 +151,7 @@ class MoneyParser:
                 raise doc.error(f"{where}.words", "expected a non-empty list")
             if spec.get("decimals") not in (0, 2):
                 raise doc.error(f"{where}.decimals", "expected 0 or 2")
-            name = spec.get("name") or {}
-            if not all(isinstance(name.get(lang), str) for lang in ("zh-CN", "en")):
-                raise doc.error(f"{where}.name", "expected {zh-CN: .., en: ..}")
+            name = doc.texts(spec.get("name"), f"{where}.name")
             units = spec.get("units") or []
             if not isinstance(units, list) or not all(isinstance(u, str) and u.strip() for u in units):
                 raise doc.error(f"{where}.units", "expected a list of words")

@@ -68,12 +68,6 @@ class TaxRules:
         return Estimate("estimate", amount_krw, band, low, high, immediate)
 
 
-def _text(doc: yamlfile.Located, value: Any, path: str) -> Text:
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k] for k in ("zh-CN", "en")):
-        raise doc.error(path, "expected {zh-CN: .., en: ..}")
-    return dict(value)
-
-
 def _int(doc: yamlfile.Located, value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise doc.error(path, f"expected a whole number of won, got {value!r}")
@@ -114,14 +108,14 @@ def load_tax_rules(path: Path) -> TaxRules:
     return TaxRules(
         checked=str(d.get("checked") or ""), source=str(d.get("source") or ""),
         min_purchase_krw=_int(doc, d.get("min_purchase_krw"), "min_purchase_krw"),
-        min_purchase_note=_text(doc, d.get("min_purchase_note"), "min_purchase_note"),
+        min_purchase_note=doc.texts(d.get("min_purchase_note"), "min_purchase_note"),
         immediate_max_per_purchase_krw=_int(doc, immediate.get("max_per_purchase_krw"),
                                             "immediate.max_per_purchase_krw"),
         immediate_max_per_trip_krw=_int(doc, immediate.get("max_per_trip_krw"), "immediate.max_per_trip_krw"),
-        immediate_note=_text(doc, immediate.get("note"), "immediate.note"),
+        immediate_note=doc.texts(immediate.get("note"), "immediate.note"),
         bands=tuple(bands), estimate_rate=estimate, estimate_source=str((rate or {}).get("source", "")),
-        claim={k: _text(doc, v, f"claim.{k}") for k, v in claim.items()},
-        notes=tuple(_text(doc, n, f"notes.{i}") for i, n in enumerate(d.get("notes") or [])),
+        claim={k: doc.texts(v, f"claim.{k}") for k, v in claim.items()},
+        notes=tuple(doc.texts(n, f"notes.{i}") for i, n in enumerate(d.get("notes") or [])),
         chat=_lines(doc, d.get("chat"), "chat"),
     )
 
