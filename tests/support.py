@@ -78,3 +78,19 @@ class WeChat:
     def say(self, openid: str, content: str, **message: Any) -> dict[str, Any] | str:
         """A text message; `message` takes msg_id / create_time."""
         return self.reply(build.text(openid, content, **message))
+
+
+def drain_queue(app) -> None:  # type: ignore[no-untyped-def]
+    """Run the jobs this app queued (late replies ...) as the RQ worker would; the embedded queue ran them already."""
+    import time
+
+    from bot.infra.queue import SimpleWorker
+
+    ext = app.extensions["yjy"]
+    if ext.config.embedded_redis:
+        return  # the embedded queue already ran the job in the handler thread
+    deadline = time.time() + 5
+    while ext.queue.count == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    with app.app_context():
+        SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)

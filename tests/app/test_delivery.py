@@ -8,9 +8,8 @@ import pytest
 from wechatpy.exceptions import WeChatClientException
 
 from bot.devtools import sender as build
-from bot.infra.queue import SimpleWorker
 from tests import probe_handlers
-from tests.support import WeChat
+from tests.support import WeChat, drain_queue
 
 
 def _probe_app(app_factory, **overrides):  # type: ignore[no-untyped-def]
@@ -101,17 +100,6 @@ def test_messages_sent_at_once_each_keep_what_their_reply_promised(app_factory, 
     assert len(noted) + sum("请再发一次" in r for r in replies) == 8  # the rest were told to resend
 
 
-def _drain_queue(app) -> None:  # type: ignore[no-untyped-def]
-    ext = app.extensions["yjy"]
-    if ext.config.embedded_redis:
-        return  # the embedded queue already ran the job in the handler thread
-    deadline = time.time() + 5
-    while ext.queue.count == 0 and time.time() < deadline:
-        time.sleep(0.02)
-    with app.app_context():
-        SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
-
-
 def test_past_the_deadline_answer_success_then_deliver_by_kf(app_factory, fake_api, openid):
     app = _probe_app(app_factory, webhook__reply_deadline_seconds=0.2)
     wx = WeChat(app)
@@ -120,7 +108,7 @@ def test_past_the_deadline_answer_success_then_deliver_by_kf(app_factory, fake_a
     response = wx.post(xml)
     assert response.data == b"success"
     assert time.monotonic() - started < 0.55  # answered before the handler finished
-    _drain_queue(app)
+    drain_queue(app)
     calls = fake_api.wait_for("message/custom/send")
     assert len(calls) == 1
     assert calls[0].body == {"touser": openid, "msgtype": "text", "text": {"content": "slept 0.6"}}
@@ -134,7 +122,7 @@ def test_kf_quota_errors_are_final_and_not_retried(app_factory, fake_api, openid
     fake_api.fail("message/custom/send", errcode=45047)
     wx = WeChat(app)
     assert wx.post(build.text(openid, "slow:0.3")).data == b"success"
-    _drain_queue(app)
+    drain_queue(app)
     fake_api.wait_for("message/custom/send")
     time.sleep(0.3)
     assert len(fake_api.calls_to("message/custom/send")) == 1

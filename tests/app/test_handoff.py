@@ -14,8 +14,7 @@ from bot.devtools import sender as build
 from bot.followers import handoff as requests
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.db.models import HandoffRequest
-from tests.app.test_delivery import _drain_queue
-from tests.support import WeChat
+from tests.support import WeChat, drain_queue
 
 KF_LIST = "customservice/getonlinekflist"
 FRIDAY_10 = datetime(2026, 5, 1, 10, 0, tzinfo=SEOUL)  # staff are in (09:00-21:00)
@@ -97,7 +96,7 @@ def test_a_transfer_that_misses_the_deadline_becomes_a_kf_message_and_a_request(
     fake_api.kf_online = [fake_api.kf_agent()]
     fake_api.fail(KF_LIST, delay=0.6)  # WeChat answers which agents are online, but late
     assert wechat.post(build.text(openid, "转人工")).data == b"success"
-    _drain_queue(wechat.app)
+    drain_queue(wechat.app)
     [sent] = fake_api.wait_for("message/custom/send")
     assert sent.body["touser"] == openid and "已转告工作人员" in sent.body["text"]["content"]
     deadline = time.time() + 3
