@@ -32,6 +32,8 @@ def timed(label: str, count: int, step: Callable[[int], object]) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=3000)
+    p.add_argument("--followers", type=int, default=1000)
+    p.add_argument("--texts", choices=("mixed", "help"), default="mixed")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="this database is flushed")
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = p.parse_args()
@@ -51,25 +53,26 @@ def main() -> int:
     n = args.count
     sender = wb.WeChatSender(wb.TOKEN, wb.APPID, wb.AES_KEY, "plain")
     base = time.time_ns() // 1000
-    bodies = [sender.request(build.text(f"o-stage-{i % wb.OPENIDS:03d}", wb.HELP, msg_id=base + i)).body
-              for i in range(n)]
+    texts, followers = wb.load_texts(args.texts), args.followers
+    bodies = [sender.request(build.text(f"o-stage-{i % followers:04d}", texts[i % len(texts)],
+                                        msg_id=base + i)).body for i in range(n)]
     msgs = [to_incoming(parse_xml(b)) for b in bodies]
     with app.app_context():
-        for m in msgs[:wb.OPENIDS]:  # steady state: followers known, state present
+        for m in msgs[:followers]:  # steady state: followers known, state present
             pipeline.handle(m)
         timed("parse XML", n, lambda i: parse_xml(bodies[i]))
         timed("to Incoming", n, lambda i: to_incoming(parse_xml(bodies[i])))
         timed("Redis claim (dedup + state)", n, lambda i: s.store.claim(f"{msgs[i].dedup_key}:c", msgs[i].openid))
         timed("route", n, lambda i: s.dispatcher.resolve(msgs[i], {}))
         claims = [s.store.claim(f"{m.dedup_key}:r", m.openid) for m in msgs]
-        timed("route + handler (help card)", n, lambda i: pipeline._run(msgs[i], claims[i]))
+        timed("route + handler", n, lambda i: pipeline._run(msgs[i], claims[i]))
         reply, state = pipeline._run(msgs[0], claims[0])
         timed("reply XML", n, lambda i: replies.render_xml(reply, to_user="o", from_account="gh"))
         timed("Redis finish (reply cache + state)", n,
               lambda i: s.store.finish(f"{msgs[i].dedup_key}:r", msgs[i].openid, state, claims[i].rev, "x"))
         timed("thread pool hop", n, lambda i: s.pool.submit(int).result())
-        fresh = [sender.request(build.text(f"o-stage-{i % wb.OPENIDS:03d}", wb.HELP, msg_id=base + n + i)).body
-                 for i in range(n)]
+        fresh = [sender.request(build.text(f"o-stage-{i % followers:04d}", texts[(i + 7) % len(texts)],
+                                           msg_id=base + n + i)).body for i in range(n)]
         timed("whole message (no HTTP, no AES)", n, lambda i: pipeline.handle(to_incoming(parse_xml(fresh[i]))))
     return 0
 
