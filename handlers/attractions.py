@@ -1,6 +1,7 @@
 """Attractions: a place's card, browsing a category, picking from a numbered list, "more"."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from bot.conversation.router import Context, Router
@@ -32,8 +33,9 @@ def _note_interest(ctx: Context, category: str) -> None:
     asked = ctx.state.setdefault("interests", [])
     if category in asked or not ctx.openid:
         return
-    # In the background: the traveler's list does not wait for the database (a failure is logged there).
-    if ctx.services.background.submit("interest", followers.note_interest, ctx.services.db, ctx.openid, category):
+    # In the background, with other travelers' in one statement: the reply does not wait for the database.
+    if ctx.services.background.add("interests", functools.partial(followers.note_interests, ctx.services.db),
+                                   (ctx.openid, category, ctx.services.clock.now())):
         asked.append(category)
 
 

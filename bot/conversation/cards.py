@@ -54,7 +54,9 @@ class _Compiled:
     @classmethod
     def load(cls, templates_dir: Path) -> _Compiled:
         options: dict[str, Any] = dict(loader=jinja2.FileSystemLoader(str(templates_dir)),
-                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                                       # compiled once for the process, like the content: no stat() per render
+                                       auto_reload=False)
         env = jinja2.Environment(autoescape=False, **options)  # text replies are not HTML
         pages = jinja2.Environment(autoescape=True, **options)
         ui = _frozen(_load_ui(templates_dir.parent / "ui"))

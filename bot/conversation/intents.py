@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.infra import yamlfile
-from bot.infra.text import fold, normalize
+from bot.infra.text import Substrings, WholeWords, fold, normalize
 
 _LATIN_WORDS = re.compile(r"[^a-z0-9]+")
 
@@ -34,6 +34,18 @@ class IntentMatcher:
         self._intents = intents
         self.names = [i.name for i in intents]
         self._particles = particles
+        # Every `contains` word -> the intents that have it, with its length (the score): looked up, not scanned.
+        self._by_word: dict[str, list[tuple[str, int]]] = {}
+        self._by_phrase: dict[str, list[tuple[str, int]]] = {}
+        for intent in intents:
+            for word in intent.contains:
+                if word.isascii():  # latin words match whole words only: "fee" is not in "coffee"
+                    for form in intent.spaced[word]:
+                        self._by_phrase.setdefault(form, []).append((intent.name, len(word)))
+                else:
+                    self._by_word.setdefault(word, []).append((intent.name, len(word)))
+        self._words = Substrings(self._by_word)
+        self._phrases = WholeWords(self._by_phrase)
 
     @classmethod
     def from_file(cls, path: Path) -> IntentMatcher:
@@ -83,22 +95,17 @@ class IntentMatcher:
     def contained(self, text: str) -> dict[str, float]:
         """Every intent with a word inside the text, scored by how much of the text the word covers."""
         norm = normalize(text)
-        found: dict[str, float] = {}
         if not norm:
-            return found
-        words = None  # the text as latin words, built only if some intent has a latin word
-        for intent in self._intents:
-            for word in intent.contains:
-                if word.isascii():
-                    # Latin words match whole words only: "fee" is not in "coffee", nor "eat" in "theater".
-                    words = words if words is not None else f" {_LATIN_WORDS.sub(' ', fold(text))} "
-                    hit = any(f" {form} " in words for form in intent.spaced[word])
-                else:
-                    hit = word in norm
-                if hit:
-                    found[intent.name] = round(len(word) / len(norm), 2)
-                    break
-        return found
+            return {}
+        longest: dict[str, int] = {}  # intent -> its longest word in the text
+        hits = [self._by_word[w] for w in self._words.within(norm)]
+        if self._by_phrase:
+            hits += [self._by_phrase[p] for p in self._phrases.within(_LATIN_WORDS.sub(" ", fold(text)))]
+        for owners in hits:
+            for name, size in owners:
+                longest[name] = max(size, longest.get(name, 0))
+        # In the intents' own order: of two equally covering intents, the first listed wins (`best_of`).
+        return {name: round(longest[name] / len(norm), 2) for name in self.names if name in longest}
 
     def words(self) -> list[str]:
         """Every word of every intent (normalized), for the homophone fixer."""

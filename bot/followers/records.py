@@ -52,10 +52,16 @@ def get(db: Database, openid: str) -> Follower | None:
         return session.get(Follower, openid)
 
 
-def note_interest(db: Database, openid: str, category: str, now: datetime | None = None) -> None:
-    """Remember that the follower asked about `category` (once; later asks change nothing)."""
+def note_interests(db: Database, asked: list[tuple[str, str, datetime]]) -> None:
+    """Remember that followers asked about categories: (openid, category, when) rows, many followers in one
+    statement (the pipeline batches them); the first ask of each is kept, later ones change nothing."""
+    rows = [{"openid": openid, "category": category, "first_at": when} for openid, category, when in asked]
+    if not rows:
+        return
     with db.session() as session:
-        add_interests(session, openid, [category], now)
+        insert = insert_for(session.get_bind().dialect.name)
+        session.execute(insert(FollowerInterest).values(rows)
+                        .on_conflict_do_nothing(index_elements=["openid", "category"]))
 
 
 def add_interests(session: Session, openid: str, categories: Iterable[str], now: datetime | None = None) -> None:

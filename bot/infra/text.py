@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Iterable
 
 import opencc
 from pypinyin import lazy_pinyin
@@ -49,9 +50,45 @@ def spaced(text: str) -> str:
     return f" {_NOT_ALNUM.sub(' ', fold(text)).strip()} "
 
 
+class Substrings:
+    """Which of many keys occur inside a text. One set lookup per (start, length of some key) instead of one
+    scan of the text per key: the cost grows with the text, not with the number of keys."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = frozenset(k for k in keys if k)
+        self._sizes = sorted({len(k) for k in self._keys}, reverse=True)
+
+    def within(self, text: str) -> set[str]:
+        keys, n, found = self._keys, len(text), set()
+        for size in self._sizes:
+            for start in range(n - size + 1):
+                if (piece := text[start:start + size]) in keys:
+                    found.add(piece)
+        return found
+
+
+class WholeWords:
+    """Which of many latin phrases occur in a text as whole words ("day trip" in "any day trips?" only via its
+    plural form, "eat" never in "theater"). Phrases and texts are `spaced` forms: " word word "."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self._phrases = frozenset(" ".join(p.split()) for p in phrases if p.strip())
+        self._longest = max((p.count(" ") + 1 for p in self._phrases), default=0)
+
+    def within(self, words: str) -> set[str]:
+        tokens, found = words.split(), set()
+        for start in range(len(tokens)):
+            for end in range(start + 1, min(start + self._longest, len(tokens)) + 1):
+                if (phrase := " ".join(tokens[start:end])) in self._phrases:
+                    found.add(phrase)
+        return found
+
+
 class WordList:
     """Words to find in a text, longest first: Chinese ones anywhere (after `normalize`), latin ones as whole
     words or their plural ("sim" is not in "simiao", "night" not in "tonight", "eat" not in "theater")."""
+
+    SCAN_UP_TO = 12  # entries: a short list is scanned, a longer one looked up through indexes
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         """`pairs`: (word as written, owner)."""
@@ -68,15 +105,30 @@ class WordList:
             else:
                 entries.append((len(key), key, "", owner))
         self._entries = sorted(entries, key=lambda e: -e[0])
+        self._latin = any(e[2] for e in self._entries)
+        # For long lists: where each key or latin form first appears in the (longest first) order.
+        self._first: dict[str, int] = {}
+        for n, (_, key, latin, _) in enumerate(self._entries):
+            self._first.setdefault(latin.strip() if latin else key, n)
+        self._keys = Substrings(e[1] for e in self._entries if not e[2])
+        self._phrases = WholeWords(e[2] for e in self._entries if e[2])
 
     def match(self, text: str) -> tuple[str, str] | None:
-        """(owner, matched word normalized) of the longest word found."""
+        """(owner, matched word normalized) of the longest word found; among equally long ones, the first."""
         norm = normalize(text)
-        words = spaced(text) if any(e[2] for e in self._entries) else ""
-        for _, key, latin, owner in self._entries:
-            if (latin in words) if latin else (key in norm):
-                return owner, key
-        return None
+        words = spaced(text) if self._latin else ""
+        if len(self._entries) <= self.SCAN_UP_TO:
+            for _, key, latin, owner in self._entries:
+                if (latin in words) if latin else (key in norm):
+                    return owner, key
+            return None
+        hits = [self._first[k] for k in self._keys.within(norm)]
+        if words:
+            hits += [self._first[p] for p in self._phrases.within(words)]
+        if not hits:
+            return None
+        _, key, _, owner = self._entries[min(hits)]
+        return owner, key
 
 
 @lru_cache(maxsize=4096)

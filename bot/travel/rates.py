@@ -154,14 +154,19 @@ class Rates:
         self.r = client
         self.keys = keys
         self.ttl = ttl
+        self._parsed: tuple[bytes | str, tuple[RateTable, float]] | None = None  # the last cache entry read, parsed
 
     def _cached(self) -> tuple[RateTable, float] | None:
         raw = self.r.get(self.keys.rates())
         if not raw:
             return None
+        if self._parsed and self._parsed[0] == raw:  # the same entry as last time: not parsed again
+            return self._parsed[1]
         try:
             data = json.loads(raw)
-            return table_from(data["table"], "cache"), float(data["fetched_at"])
+            parsed = table_from(data["table"], "cache"), float(data["fetched_at"])
+            self._parsed = (raw, parsed)
+            return parsed
         except (ValueError, KeyError, TypeError, RatesError):
             log.warning("rates: unreadable cache entry ignored")
             return None
