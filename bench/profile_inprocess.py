@@ -63,9 +63,9 @@ def main() -> int:
     send(warm)
     app.extensions["yjy"].services.background.drain()
     print(f"{args.mode}: {send(timed):.3f} ms per message without profiler (one thread, wall clock)")
-    # Handlers may run on a pool thread: a second profiler is switched on around each run there.
+    # Handlers that do I/O run on a pool thread: a second profiler is switched on around each run there.
     pipeline = app.extensions["yjy"].pipeline
-    inner, run = cProfile.Profile(), pipeline._run_in_context
+    inner, run = cProfile.Profile(), pipeline._in_pool
 
     def profiled_run(*a: object) -> object:
         inner.enable()
@@ -74,7 +74,7 @@ def main() -> int:
         finally:
             inner.disable()
 
-    pipeline._run_in_context = profiled_run
+    pipeline._in_pool = profiled_run
     outer = cProfile.Profile()
     outer.enable()
     with_profile = send(profiled)

@@ -65,8 +65,13 @@ def main() -> int:
         timed("Redis claim (dedup + state)", n, lambda i: s.store.claim(f"{msgs[i].dedup_key}:c", msgs[i].openid))
         timed("route", n, lambda i: s.dispatcher.resolve(msgs[i], {}))
         claims = [s.store.claim(f"{m.dedup_key}:r", m.openid) for m in msgs]
-        timed("route + handler", n, lambda i: pipeline._run(msgs[i], claims[i]))
-        reply, state = pipeline._run(msgs[0], claims[0])
+
+        def answer(i: int) -> tuple:
+            turn = pipeline._begin(msgs[i], claims[i])
+            return turn.early or pipeline._answer(msgs[i], turn)
+
+        timed("route + handler", n, answer)
+        reply, state = answer(0)
         timed("reply XML", n, lambda i: replies.render_xml(reply, to_user="o", from_account="gh"))
         timed("Redis finish (reply cache + state)", n,
               lambda i: s.store.finish(f"{msgs[i].dedup_key}:r", msgs[i].openid, state, claims[i].rev, "x"))

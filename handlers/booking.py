@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 
 # --- entry points ---------------------------------------------------------------------------------
-@router.on_intent("book")
-@router.on_click("BOOK", "BOOK_*")
+@router.on_intent("book", io=True)
+@router.on_click("BOOK", "BOOK_*", io=True)
 def start(msg: Incoming, ctx: Context) -> Outcome:
     """Start (or restart) a booking, at the date when the product is known, else at the list."""
     facts = _facts(ctx)
@@ -55,7 +55,7 @@ def start(msg: Incoming, ctx: Context) -> Outcome:
     return _ask(ctx, facts, draft, draft.choose_product(product, text, facts, parse_pick(text)), intro=True)
 
 
-@router.on_intent("product")
+@router.on_intent("product", io=True)
 def product_card(msg: Incoming, ctx: Context) -> Reply:
     product = ctx.services.content.products.get(ctx.captures["product"])
     assert product is not None
@@ -74,7 +74,7 @@ def catalogue(msg: Incoming, ctx: Context) -> Reply:
     return ctx.cards.text("products_list", ctx.lang, products=products)
 
 
-@router.on_intent("confirm")
+@router.on_intent("confirm", io=True)
 def confirm_outside_flow(msg: Incoming, ctx: Context) -> Reply:
     """"确认" after the flow ended (a second tap, or a late retry): show the booking it made."""
     ref = ctx.state.get(LAST_BOOKING_KEY)
@@ -89,7 +89,7 @@ def _answers_step(text: str, state: dict[str, Any]) -> bool:
     return answers(Step.parse(state.get("step")), text, datetime.now(SEOUL).date())
 
 
-@router.on_step(FLOW, accepts=_answers_step)
+@router.on_step(FLOW, accepts=_answers_step, io=True)
 def step(msg: Incoming, ctx: Context) -> Outcome:
     facts = _facts(ctx)
     draft = BookingDraft.from_state(ctx.state) or BookingDraft()
@@ -226,8 +226,8 @@ def _send_confirmation(ctx: Context, ref: str) -> None:
 
 
 # --- after booking: list and cancel ---------------------------------------------------------------
-@router.on_intent("my_bookings")
-@router.on_click("MY_BOOKINGS")
+@router.on_intent("my_bookings", io=True)
+@router.on_click("MY_BOOKINGS", io=True)
 def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     found = bookings.for_follower(ctx.services.db, msg.openid)
     config = ctx.services.config
@@ -238,7 +238,7 @@ def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     return ctx.cards.text("booking_list", ctx.lang, items=items, names=ctx.services.content.products.names(ctx.lang))
 
 
-@router.on_intent("cancel_booking")
+@router.on_intent("cancel_booking", io=True)
 def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     ref = ctx.captures.get("ref")
     if not ref:

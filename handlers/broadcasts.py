@@ -12,7 +12,7 @@ router = Router("broadcasts")
 log = logging.getLogger(__name__)
 
 
-@router.on_event("masssendjobfinish")
+@router.on_event("masssendjobfinish", io=True)
 def job_finished(msg: Incoming, ctx: Context) -> Reply:
     event = msg.raw
     counts = {"TotalCount": event.total_count, "SentCount": event.sent_count, "ErrorCount": event.error_count,

@@ -21,7 +21,7 @@ def cancel(msg: Incoming, ctx: Context) -> Outcome:
     return Outcome(ctx.cards.text("cancelled", ctx.lang, had_flow=had_flow), state)
 
 
-@router.on_intent("language")
+@router.on_intent("language", io=True)
 def language(msg: Incoming, ctx: Context) -> Reply:
     word = normalize(msg.text)
     if word in ENGLISH:

@@ -9,7 +9,7 @@ from bot.wechat.replies import Reply
 router = Router("coupons")
 
 
-@router.on_intent("coupon")
+@router.on_intent("coupon", io=True)
 def claim(msg: Incoming, ctx: Context) -> Reply:
     coupon = ctx.services.content.coupons.items[ctx.captures["coupon"]]
     today = ctx.services.clock.now().date()
@@ -20,7 +20,7 @@ def claim(msg: Incoming, ctx: Context) -> Reply:
     return ctx.cards.text("coupon_claimed", ctx.lang, coupon=coupon, status="new" if added else "already")
 
 
-@router.on_intent("coupons")
+@router.on_intent("coupons", io=True)
 def overview(msg: Incoming, ctx: Context) -> Reply:
     """"有优惠吗" / "我的优惠券": the coupons this traveler holds, and the campaigns running now."""
     today = ctx.services.clock.now().date()

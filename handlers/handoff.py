@@ -38,14 +38,14 @@ COMPLAINT_KEY = "complaint_id"  # the complaint recorded when asked, that the de
 
 
 # --- hand-off --------------------------------------------------------------------------------------
-@router.on_intent("handoff")
+@router.on_intent("handoff", io=True)
 def handoff(msg: Incoming, ctx: Context) -> Reply | Outcome:
     if msg.kind == "event" or not (msg.text or "").strip():
         return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
     return _hand_off(msg, ctx, _without_flow(ctx.state))
 
 
-@router.on_click("HANDOFF")
+@router.on_click("HANDOFF", io=True)
 def handoff_click(msg: Incoming, ctx: Context) -> Outcome:
     """A menu button: events cannot be transferred to kf, so ask them to type their question."""
     return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
@@ -56,7 +56,7 @@ def _any_text(text: str, state: dict[str, Any]) -> bool:
     return bool(text.strip())
 
 
-@router.on_step(HANDOFF_FLOW, accepts=_any_text)
+@router.on_step(HANDOFF_FLOW, accepts=_any_text, io=True)
 def handoff_question(msg: Incoming, ctx: Context) -> Outcome:
     if msg.kind == "event" or not (msg.text or "").strip():
         return _ask(ctx, HANDOFF_FLOW, "handoff_ask")
@@ -93,7 +93,7 @@ def _agent(ctx: Context, msg: Incoming) -> Pick | None:
 
 
 # --- complaints ------------------------------------------------------------------------------------
-@router.on_intent("complaint")
+@router.on_intent("complaint", io=True)
 def complaint(msg: Incoming, ctx: Context) -> Reply | Outcome:
     text = (msg.text or "").strip()
     said = ctx.services.content.understander.intents.exact(text) if text else None
@@ -107,7 +107,7 @@ def complaint(msg: Incoming, ctx: Context) -> Reply | Outcome:
     return _complain(msg, ctx, _without_flow(ctx.state))
 
 
-@router.on_step(COMPLAINT_FLOW, accepts=_any_text)
+@router.on_step(COMPLAINT_FLOW, accepts=_any_text, io=True)
 def complaint_detail(msg: Incoming, ctx: Context) -> Outcome:
     if msg.kind == "event" or not (msg.text or "").strip():
         return _ask(ctx, COMPLAINT_FLOW, "complaint_ask", again=True)
@@ -130,13 +130,13 @@ def _complain(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
 
 
 # --- kf sessions -----------------------------------------------------------------------------------
-@router.on_event("kf_create_session")
+@router.on_event("kf_create_session", io=True)
 def kf_session_opened(msg: Incoming, ctx: Context) -> Reply:
     log.info("kf session opened for %s", msg.openid)
     return replies.no_reply()
 
 
-@router.on_event("kf_close_session")
+@router.on_event("kf_close_session", io=True)
 def kf_session_closed(msg: Incoming, ctx: Context) -> Reply:
     requests.close_open(ctx.services.db, msg.openid, ctx.services.clock.now())
     return replies.no_reply()

@@ -9,7 +9,7 @@ from bot.wechat.replies import Reply
 router = Router("passports")
 
 
-@router.on_intent("passport")
+@router.on_intent("passport", io=True)
 def passport_details(msg: Incoming, ctx: Context) -> Reply:
     s = ctx.services
     needs = s.content.products.needing_passports

@@ -10,13 +10,13 @@ from .coupons import claim_for_scene
 router = Router("welcome")
 
 
-@router.on_event("subscribe")
+@router.on_event("subscribe", io=True)
 def welcome(msg: Incoming, ctx: Context) -> Reply:
     gifts = claim_for_scene(ctx, msg.openid, msg.scene) if msg.scene else []
     return ctx.cards.text("welcome", ctx.lang, scene=msg.scene, gifts=gifts)
 
 
-@router.on_event("scan")
+@router.on_event("scan", io=True)
 def scanned(msg: Incoming, ctx: Context) -> Reply:
     """A follower scanning a campaign QR code: give that campaign's coupons, say nothing otherwise."""
     gifts = claim_for_scene(ctx, msg.openid, msg.scene) if msg.scene else []
@@ -25,7 +25,7 @@ def scanned(msg: Incoming, ctx: Context) -> Reply:
     return ctx.cards.text("coupon_claimed", ctx.lang, coupon=gifts[0], status="new")
 
 
-@router.on_event("unsubscribe")
+@router.on_event("unsubscribe", io=True)
 def goodbye(msg: Incoming, ctx: Context) -> Outcome:
     """WeChat shows nothing after an unsubscribe; forget the conversation in progress."""
     return Outcome(no_reply(), None)

@@ -30,7 +30,7 @@ def count(key: str) -> None:
         runs[key] += 1
 
 
-@router.fallback()
+@router.fallback(io=True)  # it stands for handlers that wait on I/O ("slow:"): in the pool, under the deadline
 def probe(msg: Incoming, ctx: Context) -> Reply:
     body = msg.text
     if body.startswith("echo:"):

@@ -19,8 +19,9 @@ def routing() -> None:
     for n, (kind, meaning) in enumerate(PRIORITY, 1):
         click.echo(f"  {n}. {kind:<9} {meaning}")
     click.echo("")
-    for kind, value, handler in dispatcher.rows():
-        click.echo(f"{kind:<9} {value:<28} {handler}")
+    click.echo("inline: on the request's thread (no I/O); pool (io): in the handler pool, under the reply deadline\n")
+    for kind, value, handler, runs in dispatcher.rows():
+        click.echo(f"{kind:<9} {value:<28} {handler:<32} {runs}")
 
 
 def init_app(app: Flask) -> None:

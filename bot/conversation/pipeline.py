@@ -1,8 +1,9 @@
 """One message's trip after the webhook has verified and parsed it.
 
-claim (dedup + state, one Redis round trip) → route → handler (in a thread, under the reply
-deadline) → render → finish (cache reply + save state, one round trip). A handler past the deadline
-is answered "success" now; its reply follows through the customer-service API on the job queue.
+claim (dedup + state, one Redis round trip) → understand and route → handler → render → finish (cache reply +
+save state, one round trip). A handler that does no I/O runs on the request's thread; one that does (its route
+says `io=True`) runs in the handler pool under the reply deadline: past it, WeChat is answered "success" now
+and the reply follows through the customer-service API on the job queue.
 """
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import logging
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from wechatpy.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 
 from bot.conversation.language import detect
-from bot.conversation.router import Context, Outcome
+from bot.conversation.router import Context, Decision, Outcome
 from bot.conversation.state import Claim
 from bot.followers import handoff as requests
 from bot.followers import records as followers
-from bot.infra import queue
+from bot.infra import inline, queue
 from bot.infra.text import mask_numbers
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
@@ -41,8 +43,21 @@ RECENT_MESSAGES = 5  # the traveler's last texts kept in the state (digits maske
 LANGUAGE_READ_SECONDS = 0.5  # a follower's stored language, waited for at most this long
 CONFLICT_ATTEMPTS = 3  # a message answered again on the fresh state when another one saved it first
 NEEDS_STATE = frozenset({"confirm", "agree", "edit", "resume", "pick", "more"})
+LIFECYCLE = frozenset({"subscribe", "unsubscribe"})  # written to the follower row before the handler runs
 
 Result = tuple[Reply, "dict[str, Any] | None"]
+
+
+@dataclass
+class Turn:
+    """One message understood, before its handler runs."""
+
+    state: dict[str, Any]  # a copy of the conversation state, for the handler to change
+    decision: Decision
+    lang: str
+    early: Result | None = None  # answered without a handler (no route, state unavailable)
+    degraded: bool = False
+    spoiled: bool = False  # an inline attempt stopped halfway (BlockingCall): the state may be half changed
 
 
 AppContext = Callable[[], ContextManager[Any]]
@@ -56,6 +71,7 @@ class Pipeline:
         self.app_context = app_context
         self.s = services
         self.deadline = services.config.webhook.reply_deadline_seconds
+        self.inline_mistakes = 0  # inline handlers that tried blocking I/O (tests check it stays 0)
 
     def handle(self, msg: Incoming) -> str:
         """The passive reply body for `msg` (XML, or "success"). Never raises."""
@@ -68,16 +84,22 @@ class Pipeline:
             return claim.cached_reply or SUCCESS
         deadline = time.monotonic() + self.deadline
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            future = self.s.pool.submit(self._run_in_context, msg, claim)
-            try:
-                reply, state = future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
-                            msg.dedup_key, self.deadline)
-                if not claim.degraded:
-                    self.s.store.mark_late(msg.dedup_key)
-                future.add_done_callback(functools.partial(self._finish_late, msg, claim))
-                return SUCCESS
+            turn = self._begin(msg, claim)
+            result = turn.early or self._inline(msg, turn)
+            if result is None:  # a handler that does I/O: in the pool, which the deadline can give up on
+                if turn.spoiled:  # an inline attempt began changing this turn's state: begin again
+                    turn = self._begin(msg, claim)
+                future = self.s.pool.submit(self._in_pool, msg, turn)
+                try:
+                    result = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
+                                msg.dedup_key, self.deadline)
+                    if not claim.degraded:
+                        self.s.store.mark_late(msg.dedup_key)
+                    future.add_done_callback(functools.partial(self._finish_late, msg, claim))
+                    return SUCCESS
+            reply, state = result
             body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
             if claim.degraded or msg.event in SYSTEM_EVENTS:
                 return body
@@ -103,37 +125,66 @@ class Pipeline:
             log.exception("could not reload the state of %s after a conflict", msg.openid)
             return None
 
-    # --- in a handler thread --------------------------------------------------------------------
-    def _run_in_context(self, msg: Incoming, claim: Claim) -> Result:
-        with self.app_context():
-            return self._run(msg, claim)
-
-    def _run(self, msg: Incoming, claim: Claim) -> Result:
+    # --- on the web thread: understanding, and the handlers that do no I/O ------------------------
+    def _begin(self, msg: Incoming, claim: Claim) -> Turn:
+        """Everything before the handler; it waits for nothing but a stored language (bounded)."""
         state = json.loads(json.dumps(claim.state))  # a copy the handler may change (JSON: faster than deepcopy)
-        if msg.event not in SYSTEM_EVENTS:
-            self._record_follower(msg, state, claim.degraded)
+        if msg.event not in SYSTEM_EVENTS and msg.event not in LIFECYCLE:
+            self._touch_follower(msg, state, claim.degraded)
         decision = self.s.dispatcher.resolve(msg, state)
         log.info("route %s %s from %s -> %s (%s%s)", msg.describe(), msg.dedup_key, msg.openid,
                  decision.route.name if decision.route else "no reply", decision.reason,
                  f", intent={decision.intent} score={decision.score:.2f}" if decision.intent else "")
         if decision.route is None:
-            return replies.no_reply(), state
+            return Turn(state, decision, DEFAULT_LANG, early=(replies.no_reply(), state))
         if msg.text:  # what staff see of the conversation when the traveler asks for a person
             state["recent"] = [*state.get("recent", [])[-(RECENT_MESSAGES - 1):], mask_numbers(msg.text[:120])]
         lang = self._language(msg, state, claim.degraded)
         state["lang"] = lang
         if claim.degraded and self._needs_state(msg, decision.intent):
             log.warning("state unavailable for %s (%s): asked to try again", msg.dedup_key, decision.intent)
-            return self.s.cards.text("state_unavailable", lang), state
-        ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
-                      intent=decision.intent, captures=dict(decision.captures), openid=msg.openid)
+            return Turn(state, decision, lang, early=(self.s.cards.text("state_unavailable", lang), state))
+        return Turn(state, decision, lang, degraded=claim.degraded)
+
+    def _inline(self, msg: Incoming, turn: Turn) -> Result | None:
+        """The handler on this thread, if its route does no I/O; None: run it in the pool."""
+        assert turn.decision.route is not None
+        if turn.decision.route.io or msg.event in LIFECYCLE:
+            return None
         try:
-            result = decision.route.handler(msg, ctx)
+            with inline.running_inline():
+                return self._answer(msg, turn)
+        except inline.BlockingCall as exc:
+            # A route that should say io=True: answered from the pool all the same, on a state it has not touched.
+            self.inline_mistakes += 1
+            log.error("%s: %s; answered from the handler pool (register the route with io=True)",
+                      turn.decision.route.name, exc)
+            turn.spoiled = True
+            return None
+
+    # --- in a handler thread --------------------------------------------------------------------
+    def _in_pool(self, msg: Incoming, turn: Turn) -> Result:
+        with self.app_context():
+            return self._answer(msg, turn)
+
+    def _answer(self, msg: Incoming, turn: Turn) -> Result:
+        """The route's handler on the turn's state, with the flow reminder; a failing handler is an apology."""
+        route, state, lang = turn.decision.route, turn.state, turn.lang
+        assert route is not None
+        if msg.event in LIFECYCLE:  # before the handler: the welcome depends on it
+            self._record_lifecycle(msg, state)
+        ctx = Context(state=state, lang=lang, cards=self.s.cards, services=self.s,
+                      intent=turn.decision.intent, captures=dict(turn.decision.captures), openid=msg.openid)
+        try:
+            result = route.handler(msg, ctx)
+        except inline.BlockingCall:
+            raise
         except Exception:  # noqa: BLE001 - a handler bug must become an apology, never a 500
-            log.exception("handler %s failed on %s", decision.route.name, msg.dedup_key)
+            log.exception("handler %s failed on %s", route.name, msg.dedup_key)
             return self.s.cards.text("apology", lang), state
         reply, new_state = (result.reply, result.state) if isinstance(result, Outcome) else (result, ctx.state)
-        if decision.pending_flow and new_state and new_state.get("flow") == decision.pending_flow:
+        pending = turn.decision.pending_flow
+        if pending and new_state and new_state.get("flow") == pending:
             # Answered something else in the middle of a flow: one line says the flow is still waiting.
             reminder = self.s.cards.text("flow_reminder", lang, flow=new_state["flow"], step=new_state.get("step"))
             reply = _with_footer(reply, reminder.content)
@@ -172,21 +223,20 @@ class Pipeline:
                 log.exception("could not read the language of %s", msg.openid)
         return DEFAULT_LANG
 
-    def _record_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
-        """Subscribe / unsubscribe now (the welcome depends on them); other activity at most every
-        `touch_every_seconds`, in the background: no reply waits for the database to note a visit."""
+    def _touch_follower(self, msg: Incoming, state: dict[str, Any], degraded: bool) -> None:
+        """Activity at most every `touch_every_seconds`, in the background: no reply waits for the database to
+        note a visit."""
         now = int(time.time())
-        lifecycle = msg.event in ("subscribe", "unsubscribe")
-        due = now - int(state.get("seen", 0)) >= self.s.config.follower_touch_seconds
-        if not lifecycle and (degraded or not due):
+        if degraded or now - int(state.get("seen", 0)) < self.s.config.follower_touch_seconds:
             return
-        if not lifecycle:
-            if self.s.background.submit("follower activity", followers.record, self.s.db, msg):
-                state["seen"] = now
-            return
+        if self.s.background.submit("follower activity", followers.record, self.s.db, msg):
+            state["seen"] = now
+
+    def _record_lifecycle(self, msg: Incoming, state: dict[str, Any]) -> None:
+        """Subscribe / unsubscribe now, in the handler's thread: the welcome depends on them."""
         try:
             followers.record(self.s.db, msg)
-            state["seen"] = now
+            state["seen"] = int(time.time())
         except Exception:  # noqa: BLE001 - the reply matters more; the next message retries
             log.exception("follower update failed for %s", msg.dedup_key)
 

@@ -57,6 +57,7 @@ class Route:
     handler: Handler
     router: str
     accepts: Accepts | None = field(default=None, compare=False)
+    io: bool = False  # the handler does blocking I/O (database, WeChat API): it runs in the pool, under the deadline
 
     @property
     def name(self) -> str:
@@ -70,38 +71,41 @@ class Router:
         self.name = name
         self.routes: list[Route] = []
 
-    def _add(self, kind: str, values: Iterable[str], accepts: Accepts | None = None) -> Callable[[Handler], Handler]:
+    # Every registration takes `io=True` for a handler that uses the database or the WeChat API (bot/infra/inline.py).
+    def _add(self, kind: str, values: Iterable[str], accepts: Accepts | None = None,
+             io: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for value in values:
-                self.routes.append(Route(kind, value, handler, self.name, accepts))
+                self.routes.append(Route(kind, value, handler, self.name, accepts, io))
             return handler
         return register
 
-    def on_intent(self, *intents: str) -> Callable[[Handler], Handler]:
-        return self._add("intent", intents)
+    def on_intent(self, *intents: str, io: bool = False) -> Callable[[Handler], Handler]:
+        return self._add("intent", intents, io=io)
 
-    def on_event(self, *events: str) -> Callable[[Handler], Handler]:
+    def on_event(self, *events: str, io: bool = False) -> Callable[[Handler], Handler]:
         """Event names in lower case: subscribe, scan, unsubscribe, view, masssendjobfinish ..."""
-        return self._add("event", [e.lower() for e in events])
+        return self._add("event", [e.lower() for e in events], io=io)
 
-    def on_click(self, *keys: str) -> Callable[[Handler], Handler]:
+    def on_click(self, *keys: str, io: bool = False) -> Callable[[Handler], Handler]:
         """Custom-menu CLICK keys (content/menu.yaml); "CAT_*" takes every key with that prefix."""
-        return self._add("click", keys)
+        return self._add("click", keys, io=io)
 
-    def on_location(self) -> Callable[[Handler], Handler]:
-        return self._add("location", ["*"])
+    def on_location(self, io: bool = False) -> Callable[[Handler], Handler]:
+        return self._add("location", ["*"], io=io)
 
-    def on_step(self, flow: str, step: str = "*", accepts: Accepts | None = None) -> Callable[[Handler], Handler]:
+    def on_step(self, flow: str, step: str = "*", accepts: Accepts | None = None,
+                io: bool = False) -> Callable[[Handler], Handler]:
         """The flow's next message. `accepts(text, state)` says whether a text answers the current step: one
         that does not, and is confidently something else, is answered as that instead (the flow waits)."""
-        return self._add("step", [f"{flow}:{step}"], accepts)
+        return self._add("step", [f"{flow}:{step}"], accepts, io)
 
-    def on_message(self, *kinds: str) -> Callable[[Handler], Handler]:
+    def on_message(self, *kinds: str, io: bool = False) -> Callable[[Handler], Handler]:
         """Message kinds with no text to understand: image, video, link, file ..."""
-        return self._add("message", kinds)
+        return self._add("message", kinds, io=io)
 
-    def fallback(self) -> Callable[[Handler], Handler]:
-        return self._add("fallback", ["*"])
+    def fallback(self, io: bool = False) -> Callable[[Handler], Handler]:
+        return self._add("fallback", ["*"], io=io)
 
 
 # The order in which a message finds its handler: the first step that matches answers.
@@ -159,10 +163,10 @@ class Dispatcher:
             raise RuntimeError("this dispatcher was built without an understander (routing table only)")
         return self._understander
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        """(kind, value, handler) in priority order, for the routing-table CLI command."""
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(kind, value, handler, where it runs) in priority order, for the routing-table CLI command."""
         ordered = sorted(self.table.items(), key=lambda item: _KIND_ORDER[item[0][0]])
-        return [(kind, value, route.name) for (kind, value), route in ordered]
+        return [(kind, value, route.name, "pool (io)" if route.io else "inline") for (kind, value), route in ordered]
 
     def resolve(self, msg: Incoming, state: dict[str, Any]) -> Decision:
         match = self.understander.understand(msg.text) if msg.text else None

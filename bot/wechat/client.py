@@ -18,6 +18,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bot.infra import inline
 from bot.infra.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class SharedTokenClient(WeChatClient):
 
     # --- calls: retry once on an invalid token ------------------------------------------------
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
+        inline.check("the WeChat API")
         token = self.access_token
         params = dict(kwargs.pop("params", None) or {})
         params["access_token"] = token

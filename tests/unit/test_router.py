@@ -102,10 +102,11 @@ def test_the_shipped_handlers_make_one_table_in_priority_order():
     from bot.conversation.router import PRIORITY
 
     rows = Dispatcher(handlers.ROUTERS).rows()
-    kinds = [kind for kind, _, _ in rows]
+    kinds = [kind for kind, _, _, _ in rows]
     order = [kind for kind, _ in PRIORITY]
     assert kinds == sorted(kinds, key=order.index)
-    assert ("fallback", "*", "fallback.not_understood") in rows
+    assert ("fallback", "*", "fallback.not_understood", "inline") in rows
+    assert ("intent", "handoff", "handoff.handoff", "pool (io)") in rows
 
 
 def test_bad_intents_file_names_file_and_line(tmp_path):

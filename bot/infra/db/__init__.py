@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.infra import inline
 from bot.infra.config import work_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -66,6 +67,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
+        inline.check("the database")
         with self.sessions.begin() as session:
             yield session
 
