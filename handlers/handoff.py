@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.conversation.router import Context, Outcome, Router
 from bot.followers import handoff as requests
 from bot.followers.staff_hours import StaffHours
+from bot.infra import queue
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
 from bot.wechat.kf_agents import Pick, pick_agent
@@ -72,7 +73,9 @@ def _hand_off(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
     if agent is not None and agent.available:
         _record(ctx, msg, "handoff", now, transferred=True)
         return Outcome(replies.transfer_to_customer_service(agent.account), state)
-    _record(ctx, msg, "handoff", now, transferred=False)
+    if _record(ctx, msg, "handoff", now, transferred=False) is None:
+        reply = ctx.cards.text("request_not_recorded", ctx.lang, kind="handoff")
+        return Outcome(_with_reminder(ctx, reply, state), state)
     reply = ctx.cards.text("handoff_later", ctx.lang, **_when(hours, now))
     return Outcome(_with_reminder(ctx, reply, state), state)
 
@@ -101,7 +104,7 @@ def complaint(msg: Incoming, ctx: Context) -> Reply | Outcome:
         # Recorded now: a traveler who never says more still reaches staff (with their last messages).
         recorded = _record(ctx, msg, "complaint", ctx.services.clock.now(), transferred=False)
         asked = _ask(ctx, COMPLAINT_FLOW, "complaint_ask")
-        if recorded is not None and asked.state is not None:
+        if recorded is not None and recorded.id and asked.state is not None:
             asked.state[COMPLAINT_KEY] = recorded.id
         return asked
     return _complain(msg, ctx, _without_flow(ctx.state))
@@ -124,7 +127,10 @@ def _complain(msg: Incoming, ctx: Context, state: dict[str, Any]) -> Outcome:
         ref = asked
     else:
         recorded = _record(ctx, msg, "complaint", now, transferred=False)
-        ref = recorded.id if recorded else None
+        if recorded is None:
+            reply = ctx.cards.text("request_not_recorded", ctx.lang, kind="complaint")
+            return Outcome(_with_reminder(ctx, reply, state), state)
+        ref = recorded.id or None
     reply = ctx.cards.text("complaint_filed", ctx.lang, ref=ref, **_when(hours, now))
     return Outcome(_with_reminder(ctx, reply, state), state)
 
@@ -182,13 +188,21 @@ def _add_detail(ctx: Context, msg: Incoming, request_id: int) -> bool:
 
 
 def _record(ctx: Context, msg: Incoming, kind: str, now: datetime, *, transferred: bool) -> requests.Recorded | None:
-    """Record the request for staff; a storage failure must not cost the traveler the answer."""
+    """Record the request for staff. With the database down it goes on the job queue, which writes it once the
+    database is back (id 0: not known yet); None when neither took it (the reply must not say it was passed on)."""
+    fields: dict[str, Any] = dict(openid=msg.openid, kind=kind, text=msg.text or "",
+                                  recent=ctx.state.get("recent") or [], lang=ctx.lang, transferred=transferred,
+                                  source=msg.dedup_key)
     try:
-        return requests.record(ctx.services.db, openid=msg.openid, kind=kind, text=msg.text or "",
-                               recent=ctx.state.get("recent") or [], lang=ctx.lang, transferred=transferred,
-                               source=msg.dedup_key, now=now)
+        return requests.record(ctx.services.db, now=now, **fields)
     except Exception:  # noqa: BLE001 - logged with the delivery, not the text (it may hold a phone number)
-        log.exception("could not record the %s request of %s (%s)", kind, msg.openid, msg.dedup_key)
+        log.exception("could not record the %s request of %s (%s): queued for later", kind, msg.openid,
+                      msg.dedup_key)
+    try:
+        queue.enqueue_handoff_record(ctx.services.queue, {**fields, "now": now.isoformat()})
+        return requests.Recorded(0, True)
+    except Exception:  # noqa: BLE001 - Redis too: the traveler is told to ask again
+        log.exception("could not queue the %s request of %s (%s) either", kind, msg.openid, msg.dedup_key)
         return None
 
 

@@ -15,6 +15,7 @@ from rq.worker import BaseWorker
 
 LATE_REPLY_JOB = "bot.jobs.deliver_late_reply"
 BOOKING_CONFIRMATION_JOB = "bot.jobs.send_booking_confirmation"
+HANDOFF_RECORD_JOB = "bot.jobs.record_handoff_request"
 BROADCAST_JOB = "bot.jobs.send_broadcast"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
@@ -65,6 +66,13 @@ def enqueue_broadcast(queue: Queue, broadcast_id: int, when: datetime | None = N
         queue.enqueue(BROADCAST_JOB, broadcast_id, job_timeout=BROADCAST_JOB_TIMEOUT)
     else:
         queue.enqueue_at(when, BROADCAST_JOB, broadcast_id, when.isoformat(), job_timeout=BROADCAST_JOB_TIMEOUT)
+
+
+def enqueue_handoff_record(queue: Queue, request: dict[str, Any]) -> None:
+    """A hand-off or complaint the database could not take now: written by a worker once it can (the record is
+    idempotent per delivery, so a retried job writes it once). Retried for about half an hour."""
+    queue.enqueue(HANDOFF_RECORD_JOB, request, retry=Retry(max=6, interval=[15, 30, 60, 120, 300, 900]),
+                  job_timeout=30, result_ttl=86400)
 
 
 def enqueue_booking_confirmation(queue: Queue, ref: str) -> None:

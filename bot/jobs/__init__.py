@@ -90,6 +90,19 @@ def send_booking_confirmation(ref: str) -> str:
     return "sent"
 
 
+def record_handoff_request(request: dict[str, Any]) -> str:
+    """A hand-off or complaint the database could not take when the traveler asked: written now (once per
+    delivery, however often this runs). A failure raises, and RQ tries again later."""
+    from datetime import datetime
+
+    from bot.followers import handoff
+
+    ext = current_app.extensions["yjy"]
+    fields = dict(request, now=datetime.fromisoformat(request["now"]))
+    recorded = handoff.record(ext.db, **fields)
+    return f"recorded:{recorded.id}"
+
+
 def send_broadcast(broadcast_id: int, scheduled_for: str | None = None) -> str:
     """Send (or resume) a planned broadcast on a worker; its batches make a re-run safe.
 

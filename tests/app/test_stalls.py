@@ -65,3 +65,42 @@ def test_a_statement_or_lock_wait_past_the_timeout_fails_instead_of_holding_a_wo
             assert session.execute(text("SELECT 1")).scalar() == 1
     finally:
         ext.services.close()
+
+
+@pytest.mark.servers
+def test_a_hand_off_the_database_refuses_is_queued_and_recorded_by_a_worker_once_it_is_back(pg_migrated_db,
+                                                                                         real_redis, fake_api):
+    from bot.infra.db.models import HandoffRequest
+    from bot.infra.queue import SimpleWorker
+
+    down = make_config(Backend("servers", REDIS_URL, "postgresql://postgres@127.0.0.1:9/test"), fake_api,
+                       handoff__kf_enabled=False)
+    app = create_app(down)  # its database refuses connections: as when PostgreSQL is down
+    ext = app.extensions["yjy"]
+    later = create_app(make_config(Backend("servers", REDIS_URL, pg_migrated_db), fake_api))  # a worker, later
+    try:
+        ext.queue.empty()
+        reply = WeChat(app).say("oHANDOFF0000000000000000000", "转人工")
+        assert "已转告工作人员" in reply["Content"]  # true: the queue holds it until the database takes it
+        assert ext.queue.count == 1
+        with later.app_context():
+            SimpleWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)
+            SimpleWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)  # nothing twice
+        with later.extensions["yjy"].db.session() as session:
+            rows = session.scalars(select(HandoffRequest).where(
+                HandoffRequest.openid == "oHANDOFF0000000000000000000")).all()
+        assert [(r.kind, r.text, r.source is not None) for r in rows] == [("handoff", "转人工", True)]
+    finally:
+        ext.services.close()
+        later.extensions["yjy"].services.close()
+
+
+def test_a_hand_off_neither_stored_nor_queued_is_not_called_passed_on(fake_api):
+    """The database and Redis both refuse connections: the traveler is asked to try again, not told it was passed on."""
+    app = create_app(make_config(Backend("servers", "redis://127.0.0.1:9/0", "postgresql://nobody@127.0.0.1:9/x"),
+                                 fake_api, handoff__kf_enabled=False))
+    try:
+        reply = WeChat(app).say("oNOWHERE000000000000000000", "转人工")
+        assert "没能把您的请求转给工作人员" in reply["Content"] and "已转告" not in reply["Content"]
+    finally:
+        app.extensions["yjy"].services.close()
