@@ -49,9 +49,9 @@ def server_env(tmp_path, pg_url, real_redis, fake_api, request) -> dict[str, str
 
 
 def _start_gunicorn(server_env) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]
-    """gunicorn as production runs it (the shipped config: access log without query strings)."""
+    """gunicorn as production runs it (the shipped config: threaded workers, access log without query strings)."""
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:bot.web.gunicorn_conf", "-w", "2", "-k", "sync",
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:bot.web.gunicorn_conf", "-w", "2",
                              "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "wsgi:app"], cwd=ROOT,
                             env=server_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
