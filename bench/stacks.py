@@ -16,7 +16,8 @@ from pathlib import Path
 
 # A frame as py-spy writes it: "function (path/to/file.py:123)".
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?):?(?P<line>\d*)\)$")
-IDLE = ("acquire (", "wait (threading", "select (", "accept (", "_worker (concurrent", "sleep (", "poll (")
+# Where a thread waits for work or a lock (not for a server's answer): not counted as busy.
+IDLE = ("acquire (", "wait (threading", "_worker (thread", "select (", "accept (", "sleep (", "poll (")
 
 
 def frame_name(frame: str) -> str:
@@ -47,7 +48,9 @@ def main() -> int:
                 continue
             frames = stack.split(";")
             n = int(count)
-            if any(frames[-1].startswith(i) for i in IDLE) and "redis" not in frames[-2] and "psycopg" not in stack:
+            m = FRAME.match(frames[-1])
+            last = f"{m['func'].rsplit('.', 1)[-1]} ({m['file'].rsplit('/', 1)[-1]}" if m else frames[-1]
+            if any(last.startswith(i) for i in IDLE) and "redis" not in frames[-2] and "psycopg" not in stack:
                 idle += n
                 continue
             total += n
