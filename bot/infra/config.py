@@ -164,6 +164,7 @@ class Config:
     content_dir: Path
     routers: str
     queue_name: str
+    queue_maintenance_seconds: int  # how soon a worker revives RQ's scheduler (killed by a Redis restart)
     rates: RatesConfig
     bookings: BookingsConfig
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
@@ -387,6 +388,8 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         content_dir=content_dir,
         routers=r.text("routers", required=False, default="handlers:ROUTERS"),
         queue_name=r.text("jobs.queue", required=False, default="yjy"),
+        queue_maintenance_seconds=(r.number("jobs.maintenance_seconds", int, 1, 600)
+                                   if r.raw("jobs.maintenance_seconds") is not None else 15),
         rates=rates,
         bookings=bookings,
         handoff=_handoff(r),

@@ -25,9 +25,9 @@ BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within th
 # run, a deploy's SIGTERM). One second costs one idle Redis read a second.
 PUBSUB_POLL_SECONDS = 1.0
 # RQ restarts a dead scheduler (scheduled jobs: late broadcasts, retries with backoff) only in its maintenance
-# pass, every 10 minutes by default, and an idle worker blocks in its dequeue for up to worker_ttl - 15 s before
-# even checking. A Redis restart kills the scheduler: with these, it is back within about half a minute.
-MAINTENANCE_SECONDS = 15
+# pass, every 10 minutes by default (config `jobs.maintenance_seconds`: 15), and an idle worker blocks in its
+# dequeue for up to worker_ttl - 15 s before even checking. A Redis restart kills the scheduler: with these, it
+# is back within about half a minute (tests/app/test_redis_restart.py).
 WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on time; heartbeats every 20 s
 
 
