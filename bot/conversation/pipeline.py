@@ -56,7 +56,6 @@ class Turn:
     decision: Decision
     lang: str
     early: Result | None = None  # answered without a handler (no route, state unavailable)
-    degraded: bool = False
     spoiled: bool = False  # an inline attempt stopped halfway (BlockingCall): the state may be half changed
 
 
@@ -144,7 +143,7 @@ class Pipeline:
         if claim.degraded and self._needs_state(msg, decision.intent):
             log.warning("state unavailable for %s (%s): asked to try again", msg.dedup_key, decision.intent)
             return Turn(state, decision, lang, early=(self.s.cards.text("state_unavailable", lang), state))
-        return Turn(state, decision, lang, degraded=claim.degraded)
+        return Turn(state, decision, lang)
 
     def _inline(self, msg: Incoming, turn: Turn) -> Result | None:
         """The handler on this thread, if its route does no I/O; None: run it in the pool."""
