@@ -1,15 +1,12 @@
 """Keyword intents from `content/intents.yaml`, matched on folded text with a score."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.infra import yamlfile
-from bot.infra.text import Substrings, WholeWords, fold, normalize
-
-_LATIN_WORDS = re.compile(r"[^a-z0-9]+")
+from bot.infra.text import Substrings, WholeWords, normalize, spaced
 
 
 @dataclass(frozen=True)
@@ -68,14 +65,14 @@ class IntentMatcher:
                     raise doc.error(f"{where}.{kind}", "a word is empty once punctuation is removed")
             if not lists["exact"] and not lists["contains"]:
                 raise doc.error(where, "needs at least one word in 'exact' or 'contains'")
-            spaced: dict[str, tuple[str, ...]] = {}
+            forms: dict[str, tuple[str, ...]] = {}
             for w in spec.get("contains") or []:  # "tax free" and "taxfree" are one word, written two ways
                 if normalize(str(w)).isascii():
                     key = normalize(str(w))
-                    spaced[key] = (*spaced.get(key, ()), _LATIN_WORDS.sub(" ", fold(str(w))).strip())
+                    forms[key] = (*forms.get(key, ()), spaced(str(w)).strip())
             intents.append(_Intent(str(name), bool(spec.get("global", False)),
                                    frozenset(lists["exact"]),
-                                   tuple(sorted(lists["contains"], key=len, reverse=True)), spaced))
+                                   tuple(sorted(lists["contains"], key=len, reverse=True)), forms))
         particles = data.get("particles") or []
         if not isinstance(particles, list) or not all(isinstance(p, str) and normalize(p) for p in particles):
             raise doc.error("particles", "expected a list of sentence-final particles (呀, 啦 ...)")
@@ -100,7 +97,7 @@ class IntentMatcher:
         longest: dict[str, int] = {}  # intent -> its longest word in the text
         hits = [self._by_word[w] for w in self._words.within(norm)]
         if self._by_phrase:
-            hits += [self._by_phrase[p] for p in self._phrases.within(_LATIN_WORDS.sub(" ", fold(text)))]
+            hits += [self._by_phrase[p] for p in self._phrases.within(spaced(text))]
         for owners in hits:
             for name, size in owners:
                 longest[name] = max(size, longest.get(name, 0))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -55,20 +55,21 @@ def get(db: Database, openid: str) -> Follower | None:
 def note_interests(db: Database, asked: list[tuple[str, str, datetime]]) -> None:
     """Remember that followers asked about categories: (openid, category, when) rows, many followers in one
     statement (the pipeline batches them); the first ask of each is kept, later ones change nothing."""
-    rows = [{"openid": openid, "category": category, "first_at": when} for openid, category, when in asked]
-    if not rows:
-        return
-    with db.session() as session:
-        insert = insert_for(session.get_bind().dialect.name)
-        session.execute(insert(FollowerInterest).values(rows)
-                        .on_conflict_do_nothing(index_elements=["openid", "category"]))
+    if asked:
+        with db.session() as session:
+            _insert_interests(session, [{"openid": openid, "category": category, "first_at": when}
+                                        for openid, category, when in asked])
 
 
 def add_interests(session: Session, openid: str, categories: Iterable[str], now: datetime | None = None) -> None:
     """Record categories as the follower's interests inside the caller's transaction (a booking's)."""
     rows = [{"openid": openid, "category": c, "first_at": now or datetime.now(UTC)} for c in categories]
-    if not rows:
-        return
+    if rows:
+        _insert_interests(session, rows)
+
+
+def _insert_interests(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Interest rows in one statement; a follower's first ask of a category stays, later ones change nothing."""
     insert = insert_for(session.get_bind().dialect.name)
     session.execute(insert(FollowerInterest).values(rows)
                     .on_conflict_do_nothing(index_elements=["openid", "category"]))

@@ -33,10 +33,8 @@ class Background:
         """Queue `item` for `write(items)`, called with everything `what` collected within BATCH_SECONDS (at most
         BATCH_MAX items a call); False when too much is waiting already (dropped and logged, as for `submit`)."""
         with self._lock:
-            if self._pending >= self._max:
-                log.warning("background writes backed up (%d waiting): %s dropped", self._pending, what)
+            if not self._reserve(what):
                 return False
-            self._pending += 1
             if what in self._batches:
                 self._batches[what][1].append(item)
                 return True
@@ -59,11 +57,17 @@ class Background:
     def submit(self, what: str, fn: Callable[..., Any], *args: Any) -> bool:
         """Run `fn(*args)` soon; False when too much is waiting already (the write is dropped, logged)."""
         with self._lock:
-            if self._pending >= self._max:
-                log.warning("background writes backed up (%d waiting): %s dropped", self._pending, what)
+            if not self._reserve(what):
                 return False
-            self._pending += 1
         self._executor.submit(self._run, what, fn, args, 1)
+        return True
+
+    def _reserve(self, what: str) -> bool:
+        """Count one more waiting write (under the lock), unless `max_pending` are waiting: then it is dropped."""
+        if self._pending >= self._max:
+            log.warning("background writes backed up (%d waiting): %s dropped", self._pending, what)
+            return False
+        self._pending += 1
         return True
 
     def call(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:

@@ -106,7 +106,10 @@ class WordList:
                 entries.append((len(key), key, "", owner))
         self._entries = sorted(entries, key=lambda e: -e[0])
         self._latin = any(e[2] for e in self._entries)
-        # For long lists: where each key or latin form first appears in the (longest first) order.
+        self._scan = len(self._entries) <= self.SCAN_UP_TO
+        if self._scan:  # many lists are a word or two (cards' word groups): no indexes to build at start-up
+            return
+        # Where each key or latin form first appears in the (longest first) order.
         self._first: dict[str, int] = {}
         for n, (_, key, latin, _) in enumerate(self._entries):
             self._first.setdefault(latin.strip() if latin else key, n)
@@ -117,7 +120,7 @@ class WordList:
         """(owner, matched word normalized) of the longest word found; among equally long ones, the first."""
         norm = normalize(text)
         words = spaced(text) if self._latin else ""
-        if len(self._entries) <= self.SCAN_UP_TO:
+        if self._scan:
             for _, key, latin, owner in self._entries:
                 if (latin in words) if latin else (key in norm):
                     return owner, key
