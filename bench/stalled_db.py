@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,17 +56,13 @@ APOLOGY = (ROOT / "content" / "templates" / "zh-CN" / "apology.txt.j2").read_tex
 
 def send(url: str, req: wb.Request, sent: Sent, sender: wb.WeChatSender) -> None:
     started = time.monotonic()
-    http = urllib.request.Request(f"{url}/wechat?{req.query_string}", data=req.body,
-                                  headers={"Content-Type": "text/xml"}, method="POST")
     try:
-        with urllib.request.urlopen(http, timeout=30) as r:
-            body = r.read()
-            sent.status = r.status
-            sent.reply = "success" if body == b"success" else "xml"
-            if sent.reply == "xml":
-                reply = sender.read_reply(body)
-                sent.sorry = APOLOGY in reply
-                sent.answer = reply.split("<Content><![CDATA[", 1)[-1].split("<Title><![CDATA[", 1)[-1][:50]
+        sent.status, body = wb.post(url, req, timeout=30)
+        sent.reply = "success" if body == b"success" else "xml"
+        if sent.reply == "xml":
+            reply = sender.read_reply(body)
+            sent.sorry = APOLOGY in reply
+            sent.answer = reply.split("<Content><![CDATA[", 1)[-1].split("<Title><![CDATA[", 1)[-1][:50]
     except Exception as exc:  # noqa: BLE001 - a timeout or refusal is a result here
         sent.reply = type(exc).__name__
     sent.seconds = time.monotonic() - started

@@ -197,13 +197,18 @@ def write_requests(path: Path, requests: Iterator[Request]) -> int:
     return n
 
 
+def post(url: str, req: Request, timeout: float = 10) -> tuple[int, bytes]:
+    """One signed request to `url`/wechat, as WeChat posts it: (status, body)."""
+    http = urllib.request.Request(f"{url}/wechat?{req.query_string}", data=req.body,
+                                  headers={"Content-Type": "text/xml"}, method="POST")
+    with urllib.request.urlopen(http, timeout=timeout) as r:
+        return r.status, r.read()
+
+
 def sanity_check(url: str, sender: WeChatSender, scenario: str, openids: list[str]) -> None:
     """Five real requests before the load: a 200 whose (decrypted) XML is a text reply, or "success"."""
     for req in make_requests(sender, openids, [HELP], 5):
-        http = urllib.request.Request(f"{url}/wechat?{req.query_string}", data=req.body,
-                                      headers={"Content-Type": "text/xml"}, method="POST")
-        with urllib.request.urlopen(http, timeout=10) as r:
-            status, body = r.status, r.read()
+        status, body = post(url, req)
         bare = scenario.startswith("bare")
         reply = body.decode("utf-8") if bare else sender.read_reply(body)
         ok = reply == "success" if bare else "<MsgType><![CDATA[text]]></MsgType>" in reply
@@ -216,15 +221,9 @@ def introduce(url: str, sender: WeChatSender, openids: list[str], texts: list[st
     followers the service knows (a follower row, a conversation state), as most messages do."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def send(req: Request) -> int:
-        http = urllib.request.Request(f"{url}/wechat?{req.query_string}", data=req.body,
-                                      headers={"Content-Type": "text/xml"}, method="POST")
-        with urllib.request.urlopen(http, timeout=10) as r:
-            r.read()
-            return r.status
-
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(send, make_requests(sender, openids, texts, len(openids))))
+        statuses = [status for status, _ in pool.map(lambda req: post(url, req),
+                                                     make_requests(sender, openids, texts, len(openids)))]
     if set(statuses) != {200}:
         raise RuntimeError(f"introducing followers: statuses {sorted(set(statuses))}")
 
