@@ -46,15 +46,29 @@ def command_line(ctx: click.Context) -> str:
     words = [ctx.parent.info_name if ctx.parent else "", ctx.info_name or ""]
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
-        if value in (None, False, ()) or param.name == "created_by":
+        if _unset(param, value) or param.name == "created_by":
             continue
         if isinstance(param, click.Argument):
             words.append(os.path.basename(str(value)))
         else:
             flag = param.opts[-1]
             values = value if isinstance(value, tuple) else (value,)
-            words.extend([flag] if value is True else [f"{flag} {v}" for v in values])
+            words.extend([flag] if _is_flag(param) else [f"{flag} {_shown(v)}" for v in values])
     return " ".join(w for w in words if w)
+
+
+def _is_flag(param: click.Parameter) -> bool:
+    return isinstance(param, click.Option) and param.is_flag
+
+
+def _shown(value: Any) -> str:
+    return "''" if value == "" else str(value)  # `--note ''`, not a blank the eye skips
+
+
+def _unset(param: click.Parameter, value: Any) -> bool:
+    """Nothing to audit: no value, a flag not given, no repeated values. `--days 0` and `--note ''` are values
+    (0 == False in Python, hence no `value in (None, False, ())`)."""
+    return value is None or value == () or (value is False and _is_flag(param))
 
 
 def _record(ctx: click.Context, by: str | None, code: int, error: str | None) -> None:

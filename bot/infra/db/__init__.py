@@ -41,7 +41,10 @@ class Database:
     def __init__(self, url: str, statement_timeout: float = 10.0, pool_timeout: float = 2.0) -> None:
         """`statement_timeout` (PostgreSQL): a statement or a lock wait longer than this fails instead of holding a
         worker; `pool_timeout`: how long to wait for a free connection when all are busy (SQLAlchemy's default,
-        30 s, is six WeChat windows). Migrations use an engine of their own, without these."""
+        30 s, is six WeChat windows). Migrations use an engine of their own, without these.
+
+        Bound parameters stay out of error messages and logs (`hide_parameters`): they are passport numbers,
+        names, birth dates and phone numbers."""
         self.url = normalize_url(url)
         is_sqlite = self.url.startswith("sqlite")
         ms = int(statement_timeout * 1000)
@@ -52,6 +55,7 @@ class Database:
             self.url,
             pool_pre_ping=not is_sqlite,
             pool_timeout=pool_timeout,
+            hide_parameters=True,
             connect_args={"timeout": 5} if is_sqlite else {
                 "connect_timeout": 3, "options": options,
                 # A server or network that stops answering (not a slow query): libpq gives up on the connection.

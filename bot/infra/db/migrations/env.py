@@ -16,7 +16,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    # A data migration's failing statement must not print the travelers' details it was moving.
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", hide_parameters=True)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
