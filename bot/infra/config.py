@@ -59,6 +59,15 @@ ENV_OVERRIDES: dict[str, str] = {
     "RATES_URL": "rates.url",
     "BOOKING_TEMPLATE_ID": "bookings.template_id",
     "LINK_SECRET": "bookings.link_secret",
+    "WECHAT_PAY_API_BASE_URL": "pay.api_base_url",
+    "WECHAT_PAY_MODE": "pay.mode",
+    "WECHAT_PAY_MCHID": "pay.mchid",
+    "WECHAT_PAY_SUB_MCHID": "pay.sub_mchid",
+    "WECHAT_PAY_CERT_SERIAL": "pay.cert_serial",
+    "WECHAT_PAY_PRIVATE_KEY_FILE": "pay.private_key_file",
+    "WECHAT_PAY_APIV3_KEY": "pay.apiv3_key",
+    "WECHAT_PAY_PLATFORM_PUBLIC_KEY_FILE": "pay.platform_public_key_file",
+    "WECHAT_PAY_PLATFORM_KEY_ID": "pay.platform_key_id",
 }
 
 
@@ -99,6 +108,62 @@ class BookingsConfig:
     group_min_party: int  # parties this large (or above a product's max_party) go to staff
     template_id: str  # WeChat template message for confirmations; "" sends none
     link_secret: str = field(repr=False)  # signs links to booking pages
+
+
+@dataclass(frozen=True)
+class PayConfig:
+    """WeChat Pay APIv3. `mode` "" means no merchant account: bookings that need payment are refused
+    (the dev runner points this at its embedded fake instead and sets `simulated`)."""
+
+    mode: str = ""  # global (WeChat Pay Global, the Korean merchant's case) | domestic | "" (none)
+    api_base_url: str = "https://apihk.mch.weixin.qq.com"
+    mchid: str = ""  # global institutional mode: the acquirer's sp_mchid, which signs every request
+    sub_mchid: str = ""  # global institutional mode: our merchant id under the acquirer
+    sp_appid: str = ""  # the acquirer's appid (global institutional); "" = our own appid
+    cert_serial: str = ""  # the merchant API certificate's serial (Authorization serial_no)
+    private_key_file: str = ""  # merchant API private key, PEM (apiclient_key.pem)
+    apiv3_key: str = field(default="", repr=False)  # 32 bytes: decrypts notifications
+    platform_public_key_file: str = ""  # WeChat Pay public key (or platform certificate), PEM
+    platform_key_id: str = ""  # PUB_KEY_ID_... or the certificate serial: Wechatpay-Serial names it
+    timeout_seconds: float = 3.0
+    hold_minutes: int = 15  # seats are held this long for an unpaid order
+    simulated: bool = False  # the embedded fake: pages say that no money moves
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.mode)
+
+    @property
+    def institutional(self) -> bool:
+        return self.mode == "global" and bool(self.sub_mchid)
+
+
+_PAY_REQUIRED = ("mchid", "cert_serial", "private_key_file", "apiv3_key", "platform_public_key_file",
+                 "platform_key_id")
+
+
+def _pay(r: _Reader) -> PayConfig:
+    mode = r.text("pay.mode", required=False)
+    hold = r.number("pay.hold_minutes", int, 1, 24 * 60) if r.raw("pay.hold_minutes") is not None else 15
+    if mode == "":
+        return PayConfig(hold_minutes=hold)
+    if mode not in ("global", "domestic"):
+        raise r.error("pay.mode", "must be global (WeChat Pay Global, overseas merchants), domestic, or empty")
+    values = {key: r.text(f"pay.{key}") for key in _PAY_REQUIRED}
+    for key in ("private_key_file", "platform_public_key_file"):
+        path = Path(values[key])
+        if not path.is_absolute():
+            path = work_dir() / path
+        if not path.is_file():
+            raise r.error(f"pay.{key}", f"{path} does not exist")
+        values[key] = str(path)
+    if len(values["apiv3_key"].encode()) != 32:
+        raise r.error("pay.apiv3_key", "must be the 32-character APIv3 key set in the merchant platform")
+    return PayConfig(mode=mode, api_base_url=r.url("pay.api_base_url", ("http", "https")).rstrip("/"),
+                     sub_mchid=r.text("pay.sub_mchid", required=False),
+                     sp_appid=r.text("pay.sp_appid", required=False),
+                     timeout_seconds=_optional(r, "pay.timeout_seconds", 0.2, 10, 3.0), hold_minutes=hold,
+                     simulated=r.flag("pay.simulated"), **values)
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
@@ -168,6 +233,7 @@ class Config:
     rates: RatesConfig
     bookings: BookingsConfig
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    pay: PayConfig = field(default_factory=PayConfig)
     database_statement_timeout_seconds: float = 10.0  # PostgreSQL: a statement (or a lock wait) past this fails
     database_pool_timeout_seconds: float = 2.0  # waiting for a free pooled connection
     simulator: bool = False  # /simulator: a chat page for testers; never on in production
@@ -372,7 +438,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         template_id=r.text("bookings.template_id", required=False),
         link_secret=link_secret,
     )
-    secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret) if s)
+    pay = _pay(r)
+    secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret,
+                                pay.apiv3_key) if s)
     return Config(
         source=str(path),
         dev=dev,
@@ -393,6 +461,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         rates=rates,
         bookings=bookings,
         handoff=_handoff(r),
+        pay=pay,
         database_statement_timeout_seconds=_optional(r, "database.statement_timeout_seconds", 0.1, 600, 10.0),
         database_pool_timeout_seconds=_optional(r, "database.pool_timeout_seconds", 0.1, 60, 2.0),
         simulator=r.flag("simulator.enabled"),
