@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     import redis
     from rq import Queue
 
+    from bot.bookings.payments import Payments
     from bot.conversation.cards import Cards
     from bot.conversation.content import Content
     from bot.conversation.router import Dispatcher, Router
     from bot.conversation.state import RedisStateStore
     from bot.infra.db import Database
+    from bot.pay.client import WeChatPay
     from bot.travel.rates import Rates
     from bot.wechat.client import SharedTokenClient
     from bot.wechat.gateway import WeChatGateway
@@ -122,6 +124,28 @@ class Services:
         provider = (FileRatesProvider(r.file) if r.provider == "file"
                     else HttpRatesProvider(r.url, r.timeout_seconds))
         return Rates(provider, self.redis, self.keys, r.ttl_seconds)
+
+    @cached_property
+    def pay(self) -> WeChatPay | None:
+        """The WeChat Pay client, or None without a merchant account (bookings that need payment are refused)."""
+        if not self.config.pay.enabled:
+            return None
+        from bot.pay.client import WeChatPay
+
+        return WeChatPay(self.config.pay, appid=self.config.wechat.appid,
+                         notify_url=f"{self.config.public_base_url}/pay/notify")
+
+    @cached_property
+    def payments(self) -> Payments:
+        from decimal import Decimal
+
+        from bot.bookings.payments import Payments
+
+        def krw_per_cny() -> Decimal | None:
+            quote = self.rates.quote()
+            return quote.table.convert(Decimal(1), "CNY", "KRW") if quote else None
+
+        return Payments(self.db, self.pay, self.config, krw_per_cny)
 
     def warm(self) -> None:
         """Build what answering a message needs now, so the first traveler after a deploy does not wait for

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, Select, String, delete, func, select, update
+from sqlalchemy.orm import Session
 
+from bot.bookings.lifecycle import GOING
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BookingTraveler
 from bot.infra.text import fold
@@ -34,7 +36,27 @@ _NOISE = re.compile(r"护照(?:号码|号|信息)?|姓名|名字|出生(?:日期
 
 
 class PassportProblem(ValueError):
-    """What the message lacks, as a key for the reply template: name | birth_date."""
+    """What is wrong with the message, as a key for the reply template: number | name | birth_date, or
+    name_too_long | number_too_long (longer than the column that stores it)."""
+
+
+def _stored_length(column: str) -> int:
+    """How many characters `booking_travelers.<column>` holds: the model is the one place that says it."""
+    length = cast(String, BookingTraveler.__table__.c[column].type).length
+    if length is None:
+        raise TypeError(f"booking_travelers.{column} has no length")
+    return length
+
+
+NAME_MAX, NUMBER_MAX = _stored_length("name"), _stored_length("passport_no")
+
+
+def _within(value: str, limit: int, problem: str) -> str:
+    """`value`, or PassportProblem(problem) when it is longer than its column: PostgreSQL would refuse the
+    insert (and SQLite keep it whole), so the traveler is told instead."""
+    if len(value) > limit:
+        raise PassportProblem(problem)
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,7 +107,8 @@ def parse(text: str, today: date) -> Passport:
         raise PassportProblem("name")  # the checkpoint list is in the passport's latin letters
     if birth_date is None or not date(1900, 1, 1) <= birth_date < today:
         raise PassportProblem("birth_date")
-    return Passport(" ".join(name[0].replace(",", " ").split()).upper(), number[1].upper(), nationality,
+    travels_as = _within(" ".join(name[0].replace(",", " ").split()).upper(), NAME_MAX, "name_too_long")
+    return Passport(travels_as, _within(number[1].upper(), NUMBER_MAX, "number_too_long"), nationality,
                     birth_date, nationality_given=country is not None)
 
 
@@ -96,45 +119,73 @@ class Filed:
     outcome: str  # added | corrected (that passport was there: details replaced) | full (nothing added)
 
 
-def needing(db: Database, products: set[str], openid: str, today: date) -> list[tuple[Booking, int]]:
-    """The follower's coming bookings of `products`, soonest first, with how many travelers have details."""
-    counts = (select(BookingTraveler.booking_ref, func.count().label("n"))
-              .group_by(BookingTraveler.booking_ref).subquery())
-    stmt = (select(Booking, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.booking_ref == Booking.ref)
-            .where(Booking.openid == openid, Booking.status == "confirmed", Booking.day >= today,
+def _coming(products: set[str], openid: str, today: date) -> Select[Booking]:
+    """The follower's coming confirmed bookings of `products`, soonest first."""
+    return (select(Booking)
+            .where(Booking.openid == openid, Booking.status.in_(GOING), Booking.day >= today,
                    Booking.product_id.in_(products))
             .order_by(Booking.day, Booking.slot, Booking.id))
+
+
+def _counts(s: Session, refs: list[str]) -> dict[str, int]:
+    """How many travelers have details, per booking reference (0 for none)."""
+    rows = s.execute(select(BookingTraveler.booking_ref, func.count()).where(BookingTraveler.booking_ref.in_(refs))
+                     .group_by(BookingTraveler.booking_ref))
+    return dict.fromkeys(refs, 0) | {ref: int(n) for ref, n in rows}
+
+
+def needing(db: Database, products: set[str], openid: str, today: date) -> list[tuple[Booking, int]]:
+    """The follower's coming bookings of `products`, soonest first, with how many travelers have details."""
     with db.session() as s:
-        return [(b, int(n)) for b, n in s.execute(stmt)]
+        found = list(s.scalars(_coming(products, openid, today)))
+        counts = _counts(s, [b.ref for b in found])
+    return [(b, counts[b.ref]) for b in found]
 
 
 def attach(db: Database, products: set[str], openid: str, passport: Passport, now: datetime) -> Filed | None:
     """File the details under the booking that has this passport already, else the first one still short
-    of travelers. None when the follower has no coming booking that needs passports."""
-    found = needing(db, products, openid, now.date())
-    if not found:
-        return None
+    of travelers. None when the follower has no coming booking that needs passports.
+
+    One transaction that first locks the follower's bookings, then counts and inserts: the same traveler's
+    messages sent at once are filed one after the other, so a party never gets more travelers than it has
+    and each reply's count is the true one.
+    """
     with db.session() as s:
+        found = _lock(s, _coming(products, openid, now.date()))
+        if not found:
+            return None
+        counts = _counts(s, [b.ref for b in found])
         known = set(s.scalars(select(BookingTraveler.booking_ref).where(
-            BookingTraveler.passport_no == passport.number,
-            BookingTraveler.booking_ref.in_([b.ref for b, _ in found]))))
-    target = next(((b, n) for b, n in found if b.ref in known), None) or \
-        next(((b, n) for b, n in found if n < b.adults + b.children), None)
-    if target is None:
-        booking, count = found[0]
-        return Filed(booking, count, "full")
-    booking, count = target
-    values = dict(booking_ref=booking.ref, passport_no=passport.number, name=passport.name,
+            BookingTraveler.passport_no == passport.number, BookingTraveler.booking_ref.in_(counts))))
+        booking = next((b for b in found if b.ref in known), None) or \
+            next((b for b in found if counts[b.ref] < b.adults + b.children), None)
+        if booking is None:
+            return Filed(found[0], counts[found[0].ref], "full")
+        s.execute(_upsert(db, booking.ref, passport, now))
+        received = _counts(s, [booking.ref])[booking.ref]
+    return Filed(booking, received, "corrected" if booking.ref in known else "added")
+
+
+def _lock(s: Session, bookings: Select[Booking]) -> list[Booking]:
+    """The bookings `bookings` selects, locked until the transaction ends.
+
+    PostgreSQL: SELECT ... FOR UPDATE (in a fixed order: two such transactions never deadlock). SQLite has no
+    row locks: a no-op UPDATE as the transaction's first statement takes the database's write lock, which
+    serialises writers (reads after it see every earlier commit).
+    """
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(update(Booking).where(Booking.id.in_(bookings.with_only_columns(Booking.id)))
+                  .values(openid=Booking.openid).execution_options(synchronize_session=False))
+    return list(s.scalars(bookings.with_for_update()))
+
+
+def _upsert(db: Database, ref: str, passport: Passport, now: datetime) -> Any:
+    """Insert the traveler, or replace the details of the one with this passport number."""
+    values = dict(booking_ref=ref, passport_no=passport.number, name=passport.name,
                   nationality=passport.nationality, birth_date=passport.birth_date, received_at=now)
-    stmt = db.insert(BookingTraveler).values(values)
-    stmt = stmt.on_conflict_do_update(index_elements=["booking_ref", "passport_no"],
-                                      set_={k: values[k] for k in ("name", "nationality", "birth_date", "received_at")})
-    with db.session() as s:
-        s.execute(stmt)
-    if booking.ref in known:
-        return Filed(booking, count, "corrected")
-    return Filed(booking, count + 1, "added")
+    return db.insert(BookingTraveler).values(values).on_conflict_do_update(
+        index_elements=["booking_ref", "passport_no"],
+        set_={k: values[k] for k in ("name", "nationality", "birth_date", "received_at")})
 
 
 def travelers(db: Database, refs: list[str]) -> dict[str, list[BookingTraveler]]:

@@ -3,12 +3,13 @@ and who is still missing) and the purge of passport details once tours are over.
 
     staff = Staff(db, content.products, clock)
     found = staff.checkpoint_list(date(2026, 12, 9))         # UnknownProduct for a product id not in content
-    write_csv(found, "checkpoint.csv")                       # passport numbers in full: keep it safe
+    write_csv(found, "checkpoint.csv")                       # passport numbers in full: mode 0600, delete it after
     deleted, before = staff.purge_travelers(days=7)
 """
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable
@@ -16,6 +17,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from bot.bookings import passports
+from bot.bookings.lifecycle import GOING
 from bot.infra.clock import Clock
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BookingTraveler
@@ -23,6 +25,7 @@ from bot.travel.products import Catalogue
 
 CSV_HEADER = ["product", "day", "slot", "booking", "name", "passport_no", "nationality", "birth_date", "contact",
               "phone"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class UnknownProduct(LookupError):
@@ -91,7 +94,7 @@ class Staff:
                 raise UnknownProduct(f"no product {product_id!r} in content/products.yaml")
             products = {product_id}
         with self.db.session() as s:
-            found = list(s.scalars(select(Booking).where(Booking.day == day, Booking.status == "confirmed",
+            found = list(s.scalars(select(Booking).where(Booking.day == day, Booking.status.in_(GOING),
                                                          Booking.product_id.in_(products))
                                    .order_by(Booking.product_id, Booking.slot, Booking.ref)))
         recorded = passports.travelers(self.db, [b.ref for b in found])
@@ -104,10 +107,22 @@ class Staff:
 
 
 def write_csv(found: CheckpointList, path: str) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as out:
+    """The list as CSV, readable by its owner only (passport numbers in full); cells a spreadsheet would run
+    as a formula are made plain text."""
+    # O_CREAT without O_TRUNC: an existing file is made private (fchmod) before a byte of it changes.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    os.ftruncate(fd, 0)
+    with open(fd, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_HEADER)
-        writer.writerows(found.rows())
+        writer.writerows([inert(cell) for cell in row] for row in found.rows())
+
+
+def inert(cell: str) -> str:
+    """`cell`, with a leading ' when a spreadsheet would read it as a formula (OWASP's CSV injection advice):
+    a contact name typed in the chat as "=HYPERLINK(...)" or "-2+3" stays text."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def staff(ext: Any) -> Staff:

@@ -21,7 +21,8 @@ Text = dict[str, str]
 CATEGORIES = ("tour", "show", "ticket", "class", "transport", "beauty", "experience")
 KEYS = {"id", "name", "aliases", "category", "summary", "includes", "meeting_point", "duration", "price",
         "capacity", "slots", "start", "days", "closed_dates", "lead_hours", "max_party", "cancel", "notes",
-        "attraction", "interests", "passport", "source"}
+        "attraction", "interests", "passport", "payment", "source"}
+PAYMENTS = ("wechat", "on_site")
 _ID = re.compile(r"^[a-z0-9_]{2,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -53,6 +54,8 @@ class Product:
     source: str
     line: int
     passport: bool = False  # each traveler's passport details are needed before departure (DMZ checkpoint)
+    payment: str = "wechat"  # wechat: paid in WeChat when booked | on_site: the partner collects
+    late_refund_percent: int = 0  # refunded when cancelled after the free deadline, before the start
 
     def t(self, field_name: str, lang: str) -> str:
         value: Text = getattr(self, field_name)
@@ -71,6 +74,10 @@ class Product:
 
     def free_cancel_until(self, day: date, slot: str | None) -> datetime:
         return self.starts_at(day, slot) - timedelta(hours=self.free_cancel_hours)
+
+    def paid_in_wechat(self, total_krw: int) -> bool:
+        """Whether a booking of this total is paid in WeChat (free bookings and on-site products are not)."""
+        return self.payment == "wechat" and total_krw > 0
 
     def bookable_slots(self, day: date, now: datetime) -> list[str]:
         """Start times on `day` still outside the lead time (all of them for a future day)."""
@@ -224,6 +231,8 @@ def load_catalogue(path: Path, place_ids: set[str], category_ids: set[str]) -> C
             notes=c.text(raw.get("notes"), f"{p}.notes", required=False), attraction=attraction,
             interests=tuple(dict.fromkeys(interests)), source=str(raw.get("source") or ""), line=doc.line(p) or 0,
             passport=c.flag(raw.get("passport", False), f"{p}.passport"),
+            payment=_payment(doc, raw.get("payment", "wechat"), f"{p}.payment"),
+            late_refund_percent=_percent(doc, cancel.get("late_refund_percent", 0), f"{p}.cancel.late_refund_percent"),
         )
         if not product.source:
             raise doc.error(f"{p}.source", "every product needs its source")
@@ -234,3 +243,15 @@ def load_catalogue(path: Path, place_ids: set[str], category_ids: set[str]) -> C
             words[key] = pid
         items[pid] = product
     return Catalogue(items, checked=str(data.get("checked") or ""), file=str(path))
+
+
+def _payment(doc: yamlfile.Located, value: Any, path: str) -> str:
+    if value not in PAYMENTS:
+        raise doc.error(path, f"expected one of {', '.join(PAYMENTS)}, got {value!r}")
+    return str(value)
+
+
+def _percent(doc: yamlfile.Located, value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+        raise doc.error(path, f"expected a whole percentage 0-100, got {value!r}")
+    return value

@@ -91,15 +91,33 @@ class _Reservation:
 
 
 class Booking(_Reservation, Base):
+    """An order. Its status moves only through `bot.bookings.lifecycle` (a conditional UPDATE and a
+    BookingEvent row per move): see the README's "Orders" for the statuses and who moves them."""
+
     __tablename__ = "bookings"
 
     product_name: Mapped[str] = mapped_column(String(120))  # as booked, even if the product changes later
     price_krw: Mapped[int] = mapped_column(Integer)  # before the coupon
     discount_krw: Mapped[int] = mapped_column(Integer, default=0)
     coupon_id: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | cancelled
+    # pending_payment | paid | redeemed | cancelled | expired | refunding | refunded; confirmed: paid to the partner
+    # on site (payment on_site) or booked before payments existed (payment legacy)
+    status: Mapped[str] = mapped_column(String(16), default="pending_payment")
+    payment: Mapped[str] = mapped_column(String(10), default="wechat")  # wechat | on_site | free | legacy
     lang: Mapped[str] = mapped_column(String(16), default="zh-CN")
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # seats held unpaid until
+    pay_currency: Mapped[str | None] = mapped_column(String(3))  # what WeChat Pay was asked for
+    pay_total: Mapped[int | None] = mapped_column(Integer)  # in that currency's minimal unit (won, fen)
+    prepay_id: Mapped[str | None] = mapped_column(String(64))
+    prepaid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a prepay_id lasts 2 hours
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    redeemed_by: Mapped[str | None] = mapped_column(String(60))
+
+    __table_args__ = (Index("ix_bookings_status_hold", "status", "hold_until"),
+                      Index("ix_bookings_day_product", "day", "product_id"))
 
     @property
     def total_krw(self) -> int:
@@ -255,3 +273,47 @@ class HandoffRequest(Base):
 
     __table_args__ = (Index("ix_handoff_requests_openid_status", "openid", "status"),
                       Index("ix_handoff_requests_status_created", "status", "created_at"))
+
+
+class BookingEvent(Base):
+    """One move of an order's status: from what, to what, who or what moved it, why. Never edited."""
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    booking_ref: Mapped[str] = mapped_column(ForeignKey("bookings.ref"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    from_status: Mapped[str | None] = mapped_column(String(16))  # None: the order was created
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(60))  # traveler | wechatpay:notify | job:expire | staff:<name> ...
+    reason: Mapped[str] = mapped_column(String(60), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PaymentNotice(Base):
+    """A WeChat Pay notification taken, by its envelope id: a repeated one is answered and not applied again."""
+
+    __tablename__ = "payment_notices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    out_trade_no: Mapped[str] = mapped_column(String(32), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(40))
+
+
+class Refund(Base):
+    """Money going back for an order: one row per refund request, `out_refund_no` is WeChat's idempotency key."""
+
+    __tablename__ = "refunds"
+
+    out_refund_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    booking_ref: Mapped[str] = mapped_column(ForeignKey("bookings.ref"), index=True)
+    amount_krw: Mapped[int] = mapped_column(Integer)
+    pay_amount: Mapped[int] = mapped_column(Integer)  # in the order's pay_currency unit
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested|PROCESSING|SUCCESS|CLOSED|ABNORMAL
+    reason: Mapped[str] = mapped_column(String(80), default="")
+    requested_by: Mapped[str] = mapped_column(String(60))
+    refund_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
