@@ -8,7 +8,7 @@ Confirmation goes to `bot.bookings.orders`, which takes the seats atomically and
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -188,7 +188,11 @@ def _confirm(msg: Incoming, ctx: Context, draft: BookingDraft, facts: Facts) -> 
     order = bookings.Order(openid=msg.openid, product=product, day=draft.day, slot=draft.slot, adults=party.adults,
                            children=party.children, contact_name=draft.name, phone=draft.phone,
                            flow_key=draft.flow_key, lang=ctx.lang, coupon_id=coupon.id if coupon else None,
-                           discount_krw=discount)
+                           discount_krw=discount, hold_minutes=s.config.pay.hold_minutes)
+    if order.paid_in_wechat and not draft.group and not s.config.pay.enabled:
+        log.error("product %s needs WeChat Pay, which is not configured (WECHAT_PAY_*)", product.id)
+        return Outcome(ctx.cards.text("booking_payment_unavailable", ctx.lang, product=product),
+                       BookingDraft.ended(ctx.state))
     if draft.group:
         request = bookings.request_group(s.db, order, facts.now)
         return Outcome(ctx.cards.text("booking_group", ctx.lang, request=request, product=product,
@@ -203,16 +207,38 @@ def _confirm(msg: Incoming, ctx: Context, draft: BookingDraft, facts: Facts) -> 
         log.error("product %s is in the catalogue but not bookable in the database: run `products sync`",
                   product.id)
         return Outcome(ctx.cards.text("apology", ctx.lang), BookingDraft.ended(ctx.state))
-    _send_confirmation(ctx, booking.ref)
+    if booking.status == "pending_payment":
+        _schedule_expiry(ctx, booking)
+    else:
+        _send_confirmation(ctx, booking.ref)
     return Outcome(_booked_card(ctx, booking), draft.booked(ctx.state, booking.ref))
 
 
 def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
+    """The booking as a card: "pay within 15 minutes" while unpaid, the confirmation once paid or on site."""
     catalogue = ctx.services.content.products
+    hold = _seoul(booking.hold_until).strftime("%H:%M") if booking.hold_until else ""
+    product = catalogue.get(booking.product_id)
     return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=catalogue.names(ctx.lang),
-                          day=_day_view(ctx, booking.day),
+                          day=_day_view(ctx, booking.day), hold_until=hold,
+                          simulated=ctx.services.config.pay.simulated,
+                          cny=_prices(ctx, product, Party(booking.adults, booking.children),
+                                      booking.discount_krw)["total_cny"] if product else "",
                           passport=booking.product_id in catalogue.needing_passports,
                           url=links.booking_url(ctx.services.config, booking.ref, booking.openid))
+
+
+def _seoul(when: datetime) -> datetime:
+    """A stored time in Seoul (SQLite gives it back without its zone: it was written as Seoul wall time)."""
+    return when.astimezone(SEOUL) if when.tzinfo else when
+
+
+def _schedule_expiry(ctx: Context, booking: Any) -> None:
+    """A sweep when the hold ends frees the seats of an unpaid order (the periodic sweep catches it too)."""
+    try:
+        queue.enqueue_payments_sweep(ctx.services.queue, booking.hold_until + timedelta(seconds=5))
+    except Exception:  # noqa: BLE001 - the periodic sweep (`flask payments sweep`, workers) expires it anyway
+        log.exception("could not schedule the payment sweep for %s", booking.ref)
 
 
 def _send_confirmation(ctx: Context, ref: str) -> None:
@@ -242,12 +268,20 @@ def my_bookings(msg: Incoming, ctx: Context) -> Reply:
 def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     ref = ctx.captures.get("ref")
     if not ref:
-        found = [b for b in bookings.for_follower(ctx.services.db, msg.openid) if b.status == "confirmed"]
+        found = [b for b in bookings.for_follower(ctx.services.db, msg.openid)
+                 if b.status in ("confirmed", "pending_payment", "paid")]
         named = [b for b in found if b.product_id == ctx.captures.get("product")]  # "取消乱打秀那个"
         found = named or found
+        ctx.state["list"] = {"kind": "cancel", "ids": [b.ref for b in found], "end": len(found)}  # "1" picks
         return ctx.cards.text("booking_cancel_which", ctx.lang, items=found,
                               names=ctx.services.content.products.names(ctx.lang))
     now: datetime = ctx.services.clock.now()
     result = bookings.cancel(ctx.services.db, ctx.services.content.products, msg.openid, ref, now)
     deadline = result.deadline.strftime("%m月%d日 %H:%M") if result.deadline else ""
-    return ctx.cards.text("booking_cancelled", ctx.lang, result=result, ref=ref, deadline=deadline)
+    if result.status == "refunding":
+        try:
+            queue.enqueue_refunds(ctx.services.queue)
+        except Exception:  # noqa: BLE001 - the refund is recorded; the payments sweep sends it
+            log.exception("could not queue the refund of %s", ref)
+    return ctx.cards.text("booking_cancelled", ctx.lang, result=result, ref=ref, deadline=deadline,
+                          refund=result.refund_krw)

@@ -65,6 +65,11 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
         if 1 <= number <= len(offers) and offers[number - 1] < len(understander.meanings.items):
             meant = understander.by_rules(understander.meanings.items[offers[number - 1]].say["zh-CN"])
             return meant or match
+    if match is not None and match.intent == "pick" and listing.get("kind") == "cancel":
+        refs = listing.get("ids") or []  # "2" after "which one to cancel?"
+        number = int(match.captures["number"])
+        if 1 <= number <= len(refs):
+            return Understanding("cancel_booking", 1.0, False, {"ref": refs[number - 1]})
     if match is not None and match.intent == "pick" and listing.get("kind") == "products":
         ids = listing.get("ids") or []
         number = int(match.captures["number"])
@@ -97,7 +102,7 @@ def resolve(match: Understanding | None, text: str, state: dict[str, Any], under
     if match is not None and match.intent == "pick" and "nearby" in understander.intents.contained(text):
         items = listing.get("ids") or []  # "第二个附近有什么吃的": around that item
         number = int(match.captures["number"])
-        if listing.get("kind") not in ("suggest", "products") and 1 <= number <= len(items):
+        if listing.get("kind") not in ("suggest", "products", "cancel") and 1 <= number <= len(items):
             category = understander.categories.find(text)
             return Understanding("nearby", 1.0, False, {"place": items[number - 1],
                                                         **({"category": category} if category else {})})

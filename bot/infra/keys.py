@@ -21,6 +21,10 @@ class Keys:
         """A late reply sent (or being sent): a job that runs again does not send it twice."""
         return f"{self.base}:late:{hashlib.sha1(delivery_key.encode()).hexdigest()}"
 
+    def payment_message(self, ref: str, outcome: str) -> str:
+        """The traveler was told about this payment outcome: a rerun of the job does not tell them twice."""
+        return f"{self.base}:paymsg:{ref}:{outcome}"
+
     def signed_query(self, digest: str) -> str:
         """A signed webhook query seen with one body (plain mode): the same query with another body is forged."""
         return f"{self.base}:signed:{digest}"

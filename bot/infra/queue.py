@@ -17,6 +17,9 @@ LATE_REPLY_JOB = "bot.jobs.deliver_late_reply"
 BOOKING_CONFIRMATION_JOB = "bot.jobs.send_booking_confirmation"
 HANDOFF_RECORD_JOB = "bot.jobs.record_handoff_request"
 BROADCAST_JOB = "bot.jobs.send_broadcast"
+AFTER_PAYMENT_JOB = "bot.jobs.after_payment"
+PAYMENTS_SWEEP_JOB = "bot.jobs.payments_sweep"
+SEND_REFUNDS_JOB = "bot.jobs.send_refunds"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
@@ -77,4 +80,21 @@ def enqueue_handoff_record(queue: Queue, request: dict[str, Any]) -> None:
 
 def enqueue_booking_confirmation(queue: Queue, ref: str) -> None:
     queue.enqueue(BOOKING_CONFIRMATION_JOB, ref, retry=Retry(max=3, interval=[10, 60, 300]), job_timeout=30,
+                  result_ttl=86400)
+
+
+def enqueue_after_payment(queue: Queue, ref: str, outcome: str) -> None:
+    """What follows a payment or a late one: the confirmation, or the refund and the message saying why."""
+    queue.enqueue(AFTER_PAYMENT_JOB, ref, outcome, retry=Retry(max=3, interval=[10, 60, 300]), job_timeout=60,
+                  result_ttl=86400)
+
+
+def enqueue_payments_sweep(queue: Queue, when: datetime) -> None:
+    """A sweep at `when` (the end of a seat hold): expires it unless paid, finds lost notifications."""
+    queue.enqueue_at(when, PAYMENTS_SWEEP_JOB, job_timeout=300, result_ttl=3600)
+
+
+def enqueue_refunds(queue: Queue) -> None:
+    """Send the refunds requested (a cancellation, staff): the same out_refund_no on every retry."""
+    queue.enqueue(SEND_REFUNDS_JOB, retry=Retry(max=5, interval=[30, 60, 300, 900, 3600]), job_timeout=120,
                   result_ttl=86400)

@@ -90,6 +90,65 @@ def send_booking_confirmation(ref: str) -> str:
     return "sent"
 
 
+def after_payment(ref: str, outcome: str) -> str:
+    """What follows a payment notification: the traveler hears that it went through (a chat message, and the
+    template message when one is configured), or, for money that came after the hold expired with the seats
+    gone or after a cancellation, the refund is requested and the traveler told why. Each message is sent
+    once per booking and outcome, however often this job runs."""
+    from bot.bookings import links
+    from bot.bookings import orders as bookings
+    from bot.bookings.payments import SweepReport
+    from bot.wechat.replies import to_customer_service
+
+    ext = current_app.extensions["yjy"]
+    booking = bookings.get(ext.db, ref)
+    if booking is None:
+        log.error("payment follow-up for unknown booking %s", ref)
+        return "unknown"
+    if outcome.startswith("refund_"):
+        ext.payments.send_refunds(ext.clock.now(), SweepReport())
+    mark = ext.keys.payment_message(ref, outcome)
+    if not ext.redis.set(mark, "1", nx=True, ex=LATE_REPLY_MARK_SECONDS):
+        return "already told"
+    url = links.booking_url(ext.config, booking.ref, booking.openid)
+    reply = ext.cards.text(f"booking_{outcome}", booking.lang, booking=booking, url=url,
+                           passport=booking.product_id in ext.content.products.needing_passports)
+    payload = to_customer_service(reply, booking.openid)
+    try:
+        if payload is not None:
+            ext.wechat.send_custom(payload)
+    except WeChatClientException as exc:
+        if exc.errcode not in KF_FINAL_ERRORS:
+            _forget(ext, mark)
+            raise
+        log.warning("payment message for %s not delivered, final error %s", ref, exc.errcode)
+    if outcome in ("paid", "late_paid") and ext.config.bookings.template_id:
+        send_booking_confirmation(ref)
+    return f"told:{outcome}"
+
+
+def send_refunds() -> str:
+    """Ask WeChat Pay for every refund requested and not yet accepted (a failure is retried by the sweep)."""
+    from bot.bookings.payments import SweepReport
+
+    ext = current_app.extensions["yjy"]
+    report = SweepReport()
+    ext.payments.send_refunds(ext.clock.now(), report)
+    return f"refunds sent {len(report.refunds_sent)}, not yet {len(report.errors)}"
+
+
+def payments_sweep() -> str:
+    """Expire unpaid holds that ran out, apply payments whose notification was lost, send and check refunds."""
+    ext = current_app.extensions["yjy"]
+    report = ext.payments.sweep(ext.clock.now())
+    for ref in report.paid:
+        from bot.infra import queue
+
+        queue.enqueue_after_payment(ext.queue, ref, "paid")
+    return (f"expired {len(report.expired)}, paid {len(report.paid)}, refunds sent {len(report.refunds_sent)}, "
+            f"done {len(report.refunds_done)}, errors {len(report.errors)}")
+
+
 def record_handoff_request(request: dict[str, Any]) -> str:
     """A hand-off or complaint the database could not take when the traveler asked: written now (once per
     delivery, however often this runs). A failure raises, and RQ tries again later."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote
 
 import segno
@@ -11,6 +12,7 @@ from markupsafe import Markup
 from bot.bookings import links, passports
 from bot.bookings import orders as bookings
 from bot.conversation.cards import DEFAULT_LANG
+from bot.infra.clock import SEOUL
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
 
@@ -63,12 +65,7 @@ def product(product_id: str) -> Response:
     item = s.content.products.get(product_id)
     if item is None:
         return not_found()
-    adult_cny = ""
-    quote = s.rates.quote()
-    if quote is not None:
-        value = quote.table.convert(Decimal(item.adult_krw), "KRW", "CNY")
-        adult_cny = f"{value:,.0f}" if value is not None else ""
-    return _html(s.cards.page("product", _lang(), product=item, adult_cny=adult_cny,
+    return _html(s.cards.page("product", _lang(), product=item, adult_cny=_cny(s, item.adult_krw),
                               checked=s.content.products.checked))
 
 
@@ -84,11 +81,23 @@ def booking(ref: str) -> Response:
     free_until = item.free_cancel_until(found.day, found.slot).strftime("%Y-%m-%d %H:%M") if item else ""
     qr = segno.make(found.ref, error="m").svg_inline(scale=6, border=2)
     travelers = passports.travelers(s.db, [found.ref])[found.ref] if item and item.passport else None
+    pay: dict = {}
+    if found.status == "pending_payment" and found.hold_until is not None:
+        hold = found.hold_until.astimezone(SEOUL) if found.hold_until.tzinfo else found.hold_until
+        pay = dict(pay_query=f"t={request.args.get('t', '')}", hold_until=f"{hold:%H:%M}",
+                   simulated=s.config.pay.simulated, cny=_cny(s, found.total_krw))
     response = _html(s.cards.page("booking", _lang(), booking=found, product=item, free_until=free_until,
                                   phone=mask_phone(found.phone), qr_svg=Markup(qr), travelers=travelers,
-                                  mask=passports.mask))
+                                  mask=passports.mask, **pay))
     response.headers["Cache-Control"] = "private, no-store"  # a traveler's booking, not for shared caches
     return response
+
+
+def _cny(s: Any, krw: int) -> str:
+    """About how many yuan `krw` is at the cached rate ("" without rates)."""
+    quote = s.rates.quote()
+    value = quote.table.convert(Decimal(krw), "KRW", "CNY") if quote is not None else None
+    return f"{value:,.0f}" if value is not None else ""
 
 
 def mask_phone(phone: str) -> str:
