@@ -41,7 +41,7 @@ def main() -> int:
     setup = time.perf_counter() - t0
     try:
         t1 = time.perf_counter()
-        results = replay.replay(selected, replay.InProcess(app))
+        results = replay.replay(selected, replay.InProcess.of(app))
         elapsed = time.perf_counter() - t1
     finally:
         close()

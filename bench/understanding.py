@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app, close = embedded_app()
     content = app.extensions["yjy"].content
-    target: Any = Live(args.url, args.token, args.appid, args.aes_key) if args.url else InProcess(app)
+    target: Any = Live(args.url, args.token, args.appid, args.aes_key) if args.url else InProcess.of(app)
     try:
         if args.say:
             openid = new_openid()

@@ -25,7 +25,8 @@ def product(pid: str = "dmz_tour", **changes) -> Product:  # type: ignore[no-unt
                    includes=T, meeting_point=T, duration=T, adult_krw=70000, child_krw=50000, capacity=5,
                    slots=("07:30", "12:30"), start="07:30", days=frozenset(range(7)), closed_dates=frozenset(),
                    lead_hours=24, max_party=None, free_cancel_hours=48, cancel_text=T, notes={}, attraction=None,
-                   interests=(), source="test", line=1)
+                   interests=(), source="test", line=1,
+                   payment="on_site")  # seats and rules alone; tests/app/test_payments.py books payment: wechat
     return replace(base, **changes)
 
 
@@ -33,13 +34,17 @@ def catalogue(*products: Product) -> Catalogue:
     return Catalogue({p.id: p for p in products}, checked="", file="test")
 
 
+# Booking data, children before parents: what a test that starts without bookings deletes.
+BOOKING_TABLES = ("coupon_claims", "group_requests", "booking_travelers", "booking_events", "refunds",
+                  "payment_notices", "bookings", "slot_inventory", "products")
+
+
 def fresh_db(url: str, *products: Product) -> Database:
     """The schema at head with no booking data (the servers back-end shares one schema per test run)."""
     database = Database(url)
     database.upgrade()
     with database.session() as s:
-        for table in ("coupon_claims", "group_requests", "booking_travelers", "bookings", "slot_inventory",
-                      "products", "follower_interests"):
+        for table in (*BOOKING_TABLES, "follower_interests"):
             s.execute(text(f"DELETE FROM {table}"))
     bookings.sync_catalogue(database, catalogue(product(), *products), NOW.date())
     return database

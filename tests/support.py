@@ -38,8 +38,11 @@ class Backend:
     migrated: bool = field(default=False, repr=False)
 
 
-def make_config(backend: Backend, fake_api: FakeWeChatAPI, **overrides: Any):  # type: ignore[no-untyped-def]
+def make_config(backend: Backend, fake_api: FakeWeChatAPI, *, pay: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
+                **overrides: Any):
+    """`pay`: the `pay.*` overrides of a running fake WeChat Pay (`bot.devtools.pay_setup`); none: no payments."""
     values = {
+        **(pay or {}),
         "wechat.token": TOKEN, "wechat.appid": APPID, "wechat.encoding_aes_key": AES_KEY,
         "wechat.appsecret": SECRET, "wechat.api_base_url": fake_api.base_url,
         "redis.url": backend.redis_url, "database.url": backend.database_url,
@@ -94,3 +97,50 @@ def drain_queue(app) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.02)
     with app.app_context():
         SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+
+
+class Payer:
+    """Plays the traveler paying on the booking page, and WeChat Pay telling the app: the page's pay call,
+    the fake's payment, its notification posted to /pay/notify, then the jobs that follow (a worker's burst
+    on real Redis; the embedded queue has run them already)."""
+
+    def __init__(self, app, fake_pay) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.fake = app, fake_pay
+        self.client = app.test_client()
+        self.ext = app.extensions["yjy"]
+
+    def link(self, ref: str) -> str:
+        from bot.bookings import links, orders
+
+        booking = orders.get(self.ext.db, ref)
+        assert booking is not None, ref
+        return links.booking_url(self.ext.config, booking.ref, booking.openid).removeprefix(
+            self.ext.config.public_base_url)
+
+    def checkout(self, ref: str):  # type: ignore[no-untyped-def]
+        path, _, query = self.link(ref).partition("?")
+        return self.client.post(f"{path}/pay?{query}")
+
+    def notify(self, n):  # type: ignore[no-untyped-def]
+        """POST a fake's notification as WeChat Pay would, then run the jobs it queued."""
+        response = self.client.post("/pay/notify", data=n.body, headers=n.headers)
+        self.run_jobs()
+        return response
+
+    def pay(self, ref: str):  # type: ignore[no-untyped-def]
+        page = self.checkout(ref)
+        assert page.status_code == 200, page.get_data(as_text=True)
+        return self.notify(self.fake.pay(ref))
+
+    def finish_refunds(self, ref: str, status: str = "SUCCESS") -> list[Any]:
+        """Every refund of `ref` WeChat Pay accepted ends with `status`; the app's answers to the notifications."""
+        self.run_jobs()
+        numbers = [n for n, r in self.fake.refunds.items() if r["out_trade_no"] == ref and r["status"] == "PROCESSING"]
+        return [self.notify(self.fake.finish_refund(n, status)) for n in numbers]
+
+    def run_jobs(self) -> None:
+        if not self.ext.config.embedded_redis:
+            from bot.infra.queue import SimpleWorker
+
+            with self.app.app_context():
+                SimpleWorker([self.ext.queue], connection=self.ext.redis).work(burst=True)

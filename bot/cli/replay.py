@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         level = bot_log.level
         bot_log.setLevel(args.log_level)
         app, shutdown = replay.embedded_app(args.mode or "safe")
-        target = replay.InProcess(app)
+        target = replay.InProcess.of(app)
 
         def close() -> None:  # the caller's logging as it was (a test session, say)
             shutdown()

@@ -13,7 +13,10 @@
 
 Turns (`send`): text, voice (recognition text), location {lat, lng, label}, event (subscribe with
 scene, unsubscribe, LOCATION with lat/lng, location_select with key/lat/lng/label, VIEW with key ...),
-click (menu key), image.
+click (menu key), image. Two turns happen outside the chat and need the in-process target: `pay: latest`
+(the traveler pays their latest unpaid booking on its page: the embedded WeChat Pay takes it and notifies
+the bot) and `refund: SUCCESS` (WeChat Pay finishes the traveler's refunds in progress, or CLOSED: fails
+them); their reply is what the bot then sent the traveler through the customer-service API.
 Checks (`expect`): type (text | news), equals (the whole text; a failure shows a diff), contains /
 not_contains (string or list, on the text or on the news title + description), regex, title /
 title_contains, url_regex, no_reply, state (a mapping of keys that must match, or null for "no
@@ -39,7 +42,8 @@ from bot.infra.yamlfile import Located
 from bot.wechat.protocol import parse_xml
 from bot.wechat.replies import MAX_TEXT_BYTES, TRIMMED_MARK
 
-SEND_KINDS = {"text", "voice", "location", "event", "click", "image"}
+OUTSIDE_CHAT = {"pay", "refund"}  # not WeChat messages: the in-process target plays them
+SEND_KINDS = {"text", "voice", "location", "event", "click", "image", *OUTSIDE_CHAT}
 EXPECT_KEYS = {"type", "equals", "contains", "not_contains", "regex", "title", "title_contains", "url_regex",
                "no_reply", "state"}
 _ids = itertools.count(int(time.time()) * 1000)
@@ -133,8 +137,14 @@ def load(path: Path) -> list[Conversation]:
             kinds = set(step["send"]) & SEND_KINDS
             if len(kinds) != 1:
                 raise doc.error(f"{sp}.send", f"send exactly one of {sorted(SEND_KINDS)}, got {sorted(step['send'])}")
+            kind = next(iter(kinds))
+            if kind == "pay" and step["send"]["pay"] != "latest":
+                raise doc.error(f"{sp}.send.pay", "pay: latest (the traveler's latest unpaid booking)")
+            if kind == "refund" and step["send"]["refund"] not in ("SUCCESS", "CLOSED"):
+                raise doc.error(f"{sp}.send.refund", "refund: SUCCESS or CLOSED (how WeChat Pay ends the refunds)")
             try:
-                message_for(step["send"], "oValidateOnly")
+                if kind not in OUTSIDE_CHAT:
+                    message_for(step["send"], "oValidateOnly")
             except (KeyError, TypeError, ValueError) as exc:
                 raise doc.error(f"{sp}.send", f"incomplete {next(iter(kinds))} turn: missing or bad {exc}") from None
             expect = step.get("expect") or {}

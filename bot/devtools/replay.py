@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 
 import requests
 
-from bot.devtools.conversations import Conversation, Reply, Step, check, message_for
+from bot.devtools.conversations import OUTSIDE_CHAT, Conversation, Reply, Step, check, message_for
 from bot.devtools.sender import WeChatSender
 
 
@@ -73,17 +73,25 @@ def _post(sender: WeChatSender, post: Callable[[dict[str, str], bytes], tuple[in
 
 
 class InProcess:
-    """The app in this process, through its real webhook (Flask's test client: no sockets)."""
+    """The app in this process, through its real webhook (Flask's test client: no sockets). With the fakes
+    it talks to (`api`, `pay`), it also plays payments and refunds and reads what the bot sent back."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, api: Any = None, pay: Any = None) -> None:
         w = app.extensions["yjy"].config.wechat
         self.app = app
+        self.api, self.pay = api, pay
         self.services = app.extensions["yjy"].services
         self.client = app.test_client()
         self.sender = WeChatSender(w.token, w.appid, w.encoding_aes_key,
                                    w.mode if w.encoding_aes_key else "plain")  # what WeChat sends
         self.name = f"in-process ({w.mode} mode)"
         self.configured_rates = self._rates_in_cache = self.services.rates
+
+    @classmethod
+    def of(cls, app: Any) -> InProcess:
+        """The target for an `embedded_app`, with its fakes."""
+        api, pay = app.extensions.get("yjy_fakes", (None, None))
+        return cls(app, api, pay)
 
     def begin(self, conversation: Conversation, openid: str) -> list[str]:
         from bot.infra.clock import Clock
@@ -115,6 +123,54 @@ class InProcess:
 
     def state(self, openid: str) -> dict[str, Any] | None:
         return self.services.store.load(openid)
+
+    def outside(self, send: dict[str, Any], openid: str) -> Reply:
+        """A pay or refund turn: WeChat Pay's side, then what the bot told the traveler (customer-service API)."""
+        from bot.bookings import links, orders
+
+        if self.api is None or self.pay is None:
+            raise TargetError("pay and refund turns need the fake WeChat API and WeChat Pay")
+        before = len(self._told(openid))
+        found = orders.for_follower(self.services.db, openid)
+        if "pay" in send:
+            booking = next((b for b in found if b.status == "pending_payment"), None)
+            if booking is None:
+                raise TargetError("no booking awaits payment")
+            path = links.booking_url(self.services.config, booking.ref, openid).removeprefix(
+                self.services.config.public_base_url)
+            page, _, query = path.partition("?")
+            checkout = self.client.post(f"{page}/pay?{query}")
+            if checkout.status_code != 200:
+                raise TargetError(f"the pay call answered {checkout.status_code}: {checkout.get_data(as_text=True)}")
+            self._notify(self.pay.pay(booking.ref))
+        else:
+            self._run_jobs()  # the refunds requested are sent to WeChat Pay
+            refs = {b.ref for b in found}
+            numbers = [n for n, r in self.pay.refunds.items()
+                       if r["out_trade_no"] in refs and r["status"] == "PROCESSING"]
+            if not numbers:
+                raise TargetError("no refund in progress")
+            for number in numbers:
+                self._notify(self.pay.finish_refund(number, send["refund"]))
+        told = self._told(openid)[before:]
+        return Reply("text", "\n".join(told)) if told else Reply("none")
+
+    def _notify(self, notification: Any) -> None:
+        answer = self.client.post("/pay/notify", data=notification.body, headers=notification.headers)
+        if answer.status_code != 204:
+            raise TargetError(f"/pay/notify answered {answer.status_code}: {answer.get_data(as_text=True)[:200]}")
+        self._run_jobs()
+
+    def _run_jobs(self) -> None:
+        if not self.services.config.embedded_redis:  # real Redis: jobs wait for a worker
+            from bot.infra.queue import SimpleWorker
+
+            with self.app.app_context():
+                SimpleWorker([self.services.queue], connection=self.services.redis).work(burst=True)
+
+    def _told(self, openid: str) -> list[str]:
+        return [c.body["text"]["content"] for c in self.api.calls_to("message/custom/send")
+                if c.body.get("touser") == openid and c.body.get("msgtype") == "text"]
 
 
 class Live:
@@ -168,10 +224,17 @@ def play(conversation: Conversation, target: Target) -> ConversationResult:
     started = time.perf_counter()
     result.notes = target.begin(conversation, openid)
     for step in conversation.steps:
-        xml = message_for(step.send, openid)
         t0 = time.perf_counter()
         try:
-            reply = Reply.parse(target.send(xml, openid))
+            if set(step.send) & OUTSIDE_CHAT:
+                if not isinstance(target, InProcess):
+                    note = "pay and refund turns run only in-process: skipped with their checks"
+                    if note not in result.notes:
+                        result.notes.append(note)
+                    continue
+                reply = target.outside(step.send, openid)
+            else:
+                reply = Reply.parse(target.send(message_for(step.send, openid), openid))
         except TargetError as exc:
             result.error = f"line {step.line}: {exc}"
             break
@@ -201,23 +264,29 @@ def replay(conversations: list[Conversation], target: Target,
 
 # --- the embedded app for in-process replays ----------------------------------------------------------
 def embedded_app(mode: str = "safe", workdir: Path | None = None) -> tuple[Any, Callable[[], None]]:
-    """An app on throwaway storage with its own fake WeChat API; (app, close)."""
+    """An app on throwaway storage with its own fake WeChat API and WeChat Pay; (app, close). The fakes are
+    `app.extensions["yjy_fakes"]` (api, pay), for `InProcess.of(app)`."""
     from bot import create_app
     from bot.bookings.orders import sync_catalogue
     from bot.devtools.fake_api import FakeWeChatAPI
+    from bot.devtools.pay_setup import embedded_pay
     from bot.infra.config import load_config
     from bot.infra.devsecrets import generate
 
     tmp = tempfile.TemporaryDirectory(prefix="yjy-replay-", dir=workdir)
     api = FakeWeChatAPI().start()
     generated = generate()
+    appid = "wxreplay" + secrets.token_hex(5)
+    pay, pay_overrides = embedded_pay(Path(tmp.name) / "pay", appid=appid)
     config = load_config(environ={"BOT_ALLOW_MEMORY_REDIS": "1"}, dev=False, overrides={
-        "wechat.token": generated["token"], "wechat.appid": "wxreplay" + secrets.token_hex(5),
+        **pay_overrides,
+        "wechat.token": generated["token"], "wechat.appid": appid,
         "wechat.appsecret": generated["appsecret"], "wechat.encoding_aes_key": generated["encoding_aes_key"],
         "wechat.mode": mode, "wechat.api_base_url": api.base_url, "redis.url": "memory://",
         "database.url": f"sqlite:///{tmp.name}/replay.sqlite3",
     })
     app = create_app(config)
+    app.extensions["yjy_fakes"] = (api, pay)
     ext = app.extensions["yjy"]
     ext.db.upgrade()
     sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
@@ -225,6 +294,7 @@ def embedded_app(mode: str = "safe", workdir: Path | None = None) -> tuple[Any, 
     def close() -> None:
         ext.services.close()
         api.stop()
+        pay.close()
         tmp.cleanup()
 
     return app, close

@@ -23,8 +23,10 @@ from sqlalchemy.engine import make_url
 from bot import create_app
 from bot.bookings.orders import sync_catalogue
 from bot.devtools.fake_api import FakeWeChatAPI
+from bot.devtools.fake_pay import FakeWeChatPay
+from bot.devtools.pay_setup import embedded_pay
 from tests._db import PgTemplate, copy_sqlite, migrate_sqlite
-from tests.support import DATABASE_URL, REDIS_URL, SERVERS_CONFIGURED, Backend, WeChat, make_config
+from tests.support import APPID, DATABASE_URL, REDIS_URL, SERVERS_CONFIGURED, Backend, WeChat, make_config
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -93,6 +95,19 @@ def fake_api() -> Iterator[FakeWeChatAPI]:
         yield api
 
 
+@pytest.fixture(scope="session")
+def pay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeWeChatPay, dict[str, Any]]]:
+    """A fake WeChat Pay (Global, institutional mode) for the whole session, and the config that points at it."""
+    fake, overrides = embedded_pay(tmp_path_factory.mktemp("pay"), appid=APPID, simulated=False)
+    yield fake, overrides
+    fake.close()
+
+
+@pytest.fixture
+def fake_pay(pay_server: tuple[FakeWeChatPay, dict[str, Any]]) -> FakeWeChatPay:
+    return pay_server[0]
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "servers":
@@ -106,7 +121,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def app_factory(request: pytest.FixtureRequest, backend: Backend, fake_api: FakeWeChatAPI):  # type: ignore[no-untyped-def]
+def app_factory(request: pytest.FixtureRequest, backend: Backend, fake_api: FakeWeChatAPI,  # type: ignore[no-untyped-def]
+                pay_server: tuple[FakeWeChatPay, dict[str, Any]]):
     """Build apps on this test's back-end; `app_factory(webhook__reply_deadline_seconds=0.2)`.
 
     Each app's database is at head with the catalogue synced, as `ext.db.upgrade()` + `sync_catalogue`
@@ -120,7 +136,7 @@ def app_factory(request: pytest.FixtureRequest, backend: Backend, fake_api: Fake
         if own_db and backend.sqlite_path is not None and not backend.sqlite_path.exists():
             copy_sqlite(request.getfixturevalue("sqlite_template"), backend.sqlite_path)
             backend.migrated = migrated = True
-        app = create_app(make_config(backend, fake_api, **overrides))
+        app = create_app(make_config(backend, fake_api, pay=pay_server[1], **overrides))
         ext = app.extensions["yjy"]
         if not migrated:
             ext.db.upgrade()
@@ -136,6 +152,7 @@ def app_factory(request: pytest.FixtureRequest, backend: Backend, fake_api: Fake
             mistakes[id(app)] = ext.pipeline.inline_mistakes
         ext.services.close()
     fake_api.reset()
+    pay_server[0].reset()
     # A handler run inline that tried the database or the WeChat API (its route lacks io=True): it was answered
     # from the pool, so the test may pass, but under a stalled database that reply would have no deadline.
     assert not any(mistakes.values()), "an inline handler did blocking I/O: register its route with io=True"

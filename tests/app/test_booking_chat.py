@@ -11,8 +11,7 @@ from sqlalchemy import select
 from bot.devtools import sender as build
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.db.models import Booking, ProductRow
-from bot.infra.queue import SimpleWorker
-from tests.support import WeChat
+from tests.support import Payer, WeChat
 
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
 STEPS = ["我想订乱打秀", "12月5日", "20:00", "2人", "张伟", "13812345678"]
@@ -42,11 +41,19 @@ def test_cancel_by_reference_in_the_chat(app, openid):
     assert "没找到订单" in wx.say("o-someone-else", f"取消订单 {ref}")["Content"]
 
 
-def test_cancel_after_the_free_window_is_refused_with_the_deadline(app, openid):
+def test_cancel_after_the_free_window_is_refused_with_the_deadline(app, fake_pay, openid):
     ref, _ = book_nanta(app, openid)
+    assert Payer(app, fake_pay).pay(ref).status_code == 204
     app.extensions["yjy"].services.clock = Clock(datetime(2026, 12, 4, 21, 0, tzinfo=SEOUL))  # 23 h before
     reply = WeChat(app).say(openid, f"取消订单 {ref}")["Content"]
     assert "已过免费取消时间" in reply and "12月04日 20:00" in reply
+
+
+def test_an_unpaid_order_can_be_cancelled_until_it_starts(app, openid):
+    ref, _ = book_nanta(app, openid)
+    app.extensions["yjy"].services.clock = Clock(datetime(2026, 12, 4, 21, 0, tzinfo=SEOUL))  # 23 h before
+    reply = WeChat(app).say(openid, f"取消订单 {ref}")["Content"]
+    assert "已取消" in reply and "还没有付款" in reply
 
 
 def test_a_retried_confirmation_makes_one_booking(app, openid):
@@ -62,13 +69,16 @@ def test_a_retried_confirmation_makes_one_booking(app, openid):
         assert len(list(s.scalars(select(Booking).where(Booking.openid == openid)))) == 1
 
 
-def test_booking_page_opens_only_with_the_owners_link(app, openid):
+def test_booking_page_opens_only_with_the_owners_link(app, fake_pay, openid):
     ref, url = book_nanta(app, openid)
     client = app.test_client()
     path = url.removeprefix("https://yjy.example.com")
+    unpaid = client.get(path).get_data(as_text=True)
+    assert 'id="pay"' in unpaid and "₩110,000" in unpaid and "<svg" not in unpaid  # pay first, no QR code yet
+    Payer(app, fake_pay).pay(ref)
     page = client.get(path)
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and ref in html and "<svg" in html  # the QR code
+    assert page.status_code == 200 and ref in html and "<svg" in html and 'id="pay"' not in html
     assert "+86 138****5678" in html and "13812345678" not in html
     assert page.headers["Cache-Control"] == "private, no-store"
     assert client.get(f"/p/bookings/{ref}").status_code == 404
@@ -76,17 +86,19 @@ def test_booking_page_opens_only_with_the_owners_link(app, openid):
     assert client.get(path.replace(ref, "YJ22222222")).status_code == 404
 
 
-def test_confirmation_template_message_goes_through_the_api(app_factory, fake_api, openid):
+def test_confirmation_template_message_goes_through_the_api_once_paid(app_factory, fake_api, fake_pay, openid):
     app = app_factory(bookings__template_id="TPL-booking-1")
     ref, url = book_nanta(app, openid)
-    ext = app.extensions["yjy"]
-    if not ext.config.embedded_redis:  # real Redis: the job waits on the queue for an RQ worker
-        with app.app_context():
-            SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+    assert fake_api.calls_to("message/template/send") == []  # not before the money is in
+    Payer(app, fake_pay).pay(ref)
     call = fake_api.wait_for("message/template/send")[0]
     assert call.body["touser"] == openid and call.body["template_id"] == "TPL-booking-1"
-    assert call.body["url"] == url and call.body["data"]["keyword1"]["value"] == ref
-    assert "乱打秀" in call.body["data"]["first"]["value"]
+    data = call.body["data"]
+    assert call.body["url"] == url and data["keyword1"]["value"] == ref
+    assert "乱打秀" in data["keyword2"]["value"] and "first" not in data and "remark" not in data  # not shown
+    assert all(len(field["value"]) <= 20 and "\n" not in field["value"] for field in data.values())
+    told = fake_api.calls_to("message/custom/send")
+    assert len(told) == 1 and "支付成功" in told[0].body["text"]["content"]
 
 
 def test_no_template_message_without_a_template_id(app, fake_api, openid):

@@ -12,6 +12,7 @@ from bot.broadcasts.planning import PlanError
 from bot.broadcasts.segments import Segment, parse_segment
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BroadcastBatch, Follower
+from tests.builders import BOOKING_TABLES
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
@@ -21,8 +22,7 @@ def db(backend):  # type: ignore[no-untyped-def]
     database = Database(backend.database_url)
     database.upgrade()
     with database.session() as s:
-        for table in ("broadcast_batches", "broadcasts", "coupon_claims", "group_requests", "booking_travelers",
-                      "bookings", "slot_inventory", "products", "followers"):
+        for table in ("broadcast_batches", "broadcasts", *BOOKING_TABLES, "followers"):
             s.execute(text(f"DELETE FROM {table}"))
         rows = [
             dict(openid="o-zh-kol", subscribed=True, language="zh-CN", qrscene="kol_1", tags=[7],

@@ -17,7 +17,7 @@ ALL = [c for path in FILES for c in conversations.load(path)]
 
 
 @pytest.mark.parametrize("conversation", ALL, ids=[c.id for c in ALL])
-def test_conversation(conversation, app):
-    result = replay.play(conversation, replay.InProcess(app))
+def test_conversation(conversation, app, fake_api, fake_pay):
+    result = replay.play(conversation, replay.InProcess(app, fake_api, fake_pay))
     if not result.passed:
         pytest.fail(replay.format_result(result, verbose=False), pytrace=False)

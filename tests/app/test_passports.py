@@ -72,9 +72,9 @@ def bookings_catalogue():  # type: ignore[no-untyped-def]
 
 
 # --- through the chat, the staff export and the page ----------------------------------------------------
-def test_chat_export_and_page(app, tmp_path):
+def test_chat_export_and_page(app, fake_api, fake_pay, tmp_path):
     from bot.infra.clock import Clock
-    from tests.support import WeChat
+    from tests.support import Payer, WeChat
 
     ext = app.extensions["yjy"]
     with ext.db.session() as s:
@@ -84,8 +84,10 @@ def test_chat_export_and_page(app, tmp_path):
     assert "联系人姓名" in wx.say(openid, "订DMZ 12月9日 上午 2个人")["Content"]
     assert "请核对" in wx.say(openid, "张伟 13812345678")["Content"]
     done = wx.say(openid, "确认")
-    assert done["MsgType"] == "news" and "护照信息" in done["Articles"]["item"]["Description"]
+    assert done["MsgType"] == "news" and "付款" in done["Articles"]["item"]["Description"]
     ref = done["Articles"]["item"]["Title"].split()[-1]
+    Payer(app, fake_pay).pay(ref)
+    assert "护照信息" in fake_api.wait_for("message/custom/send")[0].body["text"]["content"]  # asked once paid
     assert "请写上护照上的英文" in wx.say(openid, "E12345678 张伟 1990年1月1日")["Content"]
     got = wx.say(openid, "ZHANG WEI E12345678 1990-01-01")["Content"]
     assert "已收到护照信息" in got and "E1*****78" in got and "已收 1/2 位" in got
