@@ -67,7 +67,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     """
     from bot import cli
     from bot.infra import logs
-    from bot.web import admin_api, errors, health, pages, payments, security
+    from bot.web import admin_api, errors, health, pages, payments, redeem, security
     from bot.wechat import webhook
 
     config = config or load_config(overrides=overrides)
@@ -88,6 +88,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(payments.bp)
+    app.register_blueprint(redeem.bp)
     # The chat simulator is a dev tool: the dev runner mounts it (bot.devtools.simulator.init_app).
     errors.register(app)
     security.init_app(app)

@@ -29,7 +29,7 @@ from bot.bookings.parsing import Party, strip_change
 from bot.conversation.nlu import parse_pick
 from bot.conversation.router import Context, Outcome, Router
 from bot.infra import queue
-from bot.infra.clock import SEOUL
+from bot.infra.clock import SEOUL, in_seoul
 from bot.travel.products import Product
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
@@ -217,7 +217,7 @@ def _confirm(msg: Incoming, ctx: Context, draft: BookingDraft, facts: Facts) -> 
 def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
     """The booking as a card: "pay within 15 minutes" while unpaid, the confirmation once paid or on site."""
     catalogue = ctx.services.content.products
-    hold = _seoul(booking.hold_until).strftime("%H:%M") if booking.hold_until else ""
+    hold = in_seoul(booking.hold_until).strftime("%H:%M") if booking.hold_until else ""
     product = catalogue.get(booking.product_id)
     return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=catalogue.names(ctx.lang),
                           day=_day_view(ctx, booking.day), hold_until=hold,
@@ -225,12 +225,7 @@ def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
                           cny=_prices(ctx, product, Party(booking.adults, booking.children),
                                       booking.discount_krw)["total_cny"] if product else "",
                           passport=booking.product_id in catalogue.needing_passports,
-                          url=links.booking_url(ctx.services.config, booking.ref, booking.openid))
-
-
-def _seoul(when: datetime) -> datetime:
-    """A stored time in Seoul (SQLite gives it back without its zone: it was written as Seoul wall time)."""
-    return when.astimezone(SEOUL) if when.tzinfo else when
+                          url=links.booking_url(ctx.services.config, booking))
 
 
 def _schedule_expiry(ctx: Context, booking: Any) -> None:
@@ -259,7 +254,7 @@ def my_bookings(msg: Incoming, ctx: Context) -> Reply:
     config = ctx.services.config
     needs = ctx.services.content.products.needing_passports
     recorded = passports.travelers(ctx.services.db, [b.ref for b in found if b.product_id in needs])
-    items = [{"b": b, "day": _day_view(ctx, b.day), "url": links.booking_url(config, b.ref, b.openid),
+    items = [{"b": b, "day": _day_view(ctx, b.day), "url": links.booking_url(config, b),
               "passports": len(recorded[b.ref]) if b.ref in recorded else None} for b in found]
     return ctx.cards.text("booking_list", ctx.lang, items=items, names=ctx.services.content.products.names(ctx.lang))
 

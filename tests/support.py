@@ -114,7 +114,7 @@ class Payer:
 
         booking = orders.get(self.ext.db, ref)
         assert booking is not None, ref
-        return links.booking_url(self.ext.config, booking.ref, booking.openid).removeprefix(
+        return links.booking_url(self.ext.config, booking).removeprefix(
             self.ext.config.public_base_url)
 
     def checkout(self, ref: str):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from bot.bookings import orders
 from bot.bookings.lifecycle import Status, move
-from bot.infra.clock import SEOUL
+from bot.infra.clock import in_seoul
 from bot.infra.config import Config
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, PaymentNotice, Refund
@@ -87,16 +87,16 @@ class Payments:
         pay = self._client()
         if booking.status != Status.PENDING or booking.hold_until is None:
             raise NotPayable(booking.status)
-        if _aware(booking.hold_until) <= now:
+        if in_seoul(booking.hold_until) <= now:
             raise NotPayable(Status.EXPIRED.value)
-        if booking.prepay_id and booking.prepaid_at and _aware(booking.prepaid_at) > now - PREPAY_REUSE:
+        if booking.prepay_id and booking.prepaid_at and in_seoul(booking.prepaid_at) > now - PREPAY_REUSE:
             return pay.jsapi_params(booking.prepay_id)
         total, currency = (booking.pay_total, booking.pay_currency) if booking.pay_total else self.amount(booking)
         assert total is not None and currency is not None
         description = f"{booking.product_name} {booking.day:%m-%d} {booking.slot}"
         try:
             prepay_id = pay.jsapi(booking.ref, description, total, currency, booking.openid,
-                                  _aware(booking.hold_until))
+                                  in_seoul(booking.hold_until))
         except PayError as exc:
             if exc.code == "ORDER_CLOSED":
                 raise NotPayable(Status.EXPIRED.value) from None
@@ -251,9 +251,9 @@ class Payments:
         with self.db.session() as s:
             pending = list(s.scalars(select(Booking).where(Booking.status == Status.PENDING.value)))
         for booking in pending:
-            if booking.hold_until is not None and _aware(booking.hold_until) <= now:
+            if booking.hold_until is not None and in_seoul(booking.hold_until) <= now:
                 self.expire(booking, now, report)
-            elif self.pay is not None and booking.prepaid_at and _aware(booking.prepaid_at) < now - LOST_NOTICE_AFTER:
+            elif self.pay is not None and booking.prepaid_at and in_seoul(booking.prepaid_at) < now - LOST_NOTICE_AFTER:
                 try:
                     tx = self.pay.query(booking.ref)
                 except PayError as exc:
@@ -281,8 +281,3 @@ class Payments:
             if self.apply_refund({**answer, "out_refund_no": refund.out_refund_no}, now, "job:reconcile") in (
                     "refunded", "refund_success"):
                 report.refunds_done.append(refund.out_refund_no)
-
-
-def _aware(when: datetime) -> datetime:
-    """SQLite gives stored times back without their zone: Seoul wall time, as the clock wrote them."""
-    return when if when.tzinfo else when.replace(tzinfo=SEOUL)

@@ -136,7 +136,7 @@ class InProcess:
             booking = next((b for b in found if b.status == "pending_payment"), None)
             if booking is None:
                 raise TargetError("no booking awaits payment")
-            path = links.booking_url(self.services.config, booking.ref, openid).removeprefix(
+            path = links.booking_url(self.services.config, booking).removeprefix(
                 self.services.config.public_base_url)
             page, _, query = path.partition("?")
             checkout = self.client.post(f"{page}/pay?{query}")

@@ -14,3 +14,9 @@ class Clock:
     def now(self) -> datetime:
         """Now in Asia/Seoul (aware)."""
         return self.fixed.astimezone(SEOUL) if self.fixed else datetime.now(SEOUL)
+
+
+def in_seoul(when: datetime) -> datetime:
+    """A stored time as Seoul wall time, aware. SQLite gives times back without their zone: those were written as
+    Seoul wall time by our clock; PostgreSQL gives them back in UTC."""
+    return when.astimezone(SEOUL) if when.tzinfo else when.replace(tzinfo=SEOUL)

@@ -59,6 +59,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "RATES_URL": "rates.url",
     "BOOKING_TEMPLATE_ID": "bookings.template_id",
     "LINK_SECRET": "bookings.link_secret",
+    "STAFF_TOKENS": "bookings.staff",
     "WECHAT_PAY_API_BASE_URL": "pay.api_base_url",
     "WECHAT_PAY_MODE": "pay.mode",
     "WECHAT_PAY_MCHID": "pay.mchid",
@@ -104,10 +105,20 @@ class RatesConfig:
 
 
 @dataclass(frozen=True)
+class StaffLogin:
+    """A partner's or our staff member's login for redeeming bookings at the venue."""
+
+    name: str
+    token: str = field(repr=False)
+    products: frozenset[str] = frozenset()  # the products they may redeem; empty: all
+
+
+@dataclass(frozen=True)
 class BookingsConfig:
     group_min_party: int  # parties this large (or above a product's max_party) go to staff
     template_id: str  # WeChat template message for confirmations; "" sends none
     link_secret: str = field(repr=False)  # signs links to booking pages
+    staff: tuple[StaffLogin, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,6 +319,26 @@ class _Reader:
         return value
 
 
+def _staff(r: _Reader) -> tuple[StaffLogin, ...]:
+    """`name:token[:product|product]` entries (STAFF_TOKENS=a,b or a YAML list): who may redeem what."""
+    raw = r.raw("bookings.staff") or []
+    entries = [e.strip() for e in raw.split(",") if e.strip()] if isinstance(raw, str) else raw
+    if not isinstance(entries, list):
+        raise r.error("bookings.staff", "must be a list of name:token[:product|product] entries")
+    logins, names = [], set()
+    for entry in entries:
+        parts = str(entry).split(":")
+        if len(parts) not in (2, 3) or not parts[0].strip() or len(parts[1]) < 16:
+            raise r.error("bookings.staff", "each entry is name:token[:product|product], the token 16+ characters")
+        name = parts[0].strip()
+        if name in names:
+            raise r.error("bookings.staff", f"{name!r} is listed twice")
+        names.add(name)
+        products = frozenset(p.strip() for p in parts[2].split("|") if p.strip()) if len(parts) == 3 else frozenset()
+        logins.append(StaffLogin(name[:40], parts[1], products))
+    return tuple(logins)
+
+
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
     sources: dict[str, str] = {}
     for var, key in ENV_OVERRIDES.items():
@@ -437,10 +468,11 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         is not None else 10,
         template_id=r.text("bookings.template_id", required=False),
         link_secret=link_secret,
+        staff=_staff(r),
     )
     pay = _pay(r)
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret,
-                                pay.apiv3_key) if s)
+                                pay.apiv3_key, *(login.token for login in bookings.staff)) if s)
     return Config(
         source=str(path),
         dev=dev,

@@ -80,7 +80,7 @@ def send_booking_confirmation(ref: str) -> str:
     data = ext.cards.template_data("booking_confirmation", booking.lang, booking=booking)
     try:
         ext.wechat.send_template(booking.openid, ext.config.bookings.template_id, data,
-                                             url=links.booking_url(ext.config, booking.ref, booking.openid))
+                                             url=links.booking_url(ext.config, booking))
     except WeChatClientException as exc:
         if exc.errcode in TEMPLATE_FINAL_ERRORS:
             log.warning("confirmation for %s not sent, final error %s: %s", ref, exc.errcode, exc.errmsg)
@@ -110,7 +110,7 @@ def after_payment(ref: str, outcome: str) -> str:
     mark = ext.keys.payment_message(ref, outcome)
     if not ext.redis.set(mark, "1", nx=True, ex=LATE_REPLY_MARK_SECONDS):
         return "already told"
-    url = links.booking_url(ext.config, booking.ref, booking.openid)
+    url = links.booking_url(ext.config, booking)
     reply = ext.cards.text(f"booking_{outcome}", booking.lang, booking=booking, url=url,
                            passport=booking.product_id in ext.content.products.needing_passports)
     payload = to_customer_service(reply, booking.openid)

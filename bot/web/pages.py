@@ -1,28 +1,31 @@
-"""Mobile pages the cards link to: small, no scripts, readable on slow roaming data."""
+"""Mobile pages the cards link to: small, readable on slow roaming data, no inline scripts (the booking page loads
+its pay button's script from our origin)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import segno
 from flask import Blueprint, Response, current_app, request
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.bookings import links, passports
 from bot.bookings import orders as bookings
 from bot.conversation.cards import DEFAULT_LANG
-from bot.infra.clock import SEOUL
+from bot.infra.clock import in_seoul
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
+ResponseT = TypeVar("ResponseT", bound=BaseResponse)
 
 
-def _lang() -> str:
+def page_lang() -> str:
     cards = current_app.extensions["yjy"].cards
     return cards.lang(request.args.get("lang", DEFAULT_LANG))
 
 
-def _html(body: str, status: int = 200) -> Response:
+def html_page(body: str, status: int = 200) -> Response:
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=300"  # the open/closed line ages
     return response
@@ -31,13 +34,13 @@ def _html(body: str, status: int = 200) -> Response:
 @bp.get("/attractions/<place_id>")
 def attraction(place_id: str) -> Response:
     s = current_app.extensions["yjy"].services
-    lang = _lang()
+    lang = page_lang()
     place = s.content.places.get(place_id)
     if place is None:
         return not_found()
     now = s.clock.now()
     name_zh = quote(place.name["zh-CN"])
-    return _html(s.cards.page(
+    return html_page(s.cards.page(
         "attraction", lang, place=place, checked=s.content.places.checked,
         status=s.cards.status_line(place.status(now), lang, now),
         navigate_url=(f"https://uri.amap.com/marker?position={place.lng},{place.lat}&name={name_zh}"
@@ -50,13 +53,13 @@ def attraction(place_id: str) -> Response:
 @bp.get("/info/<topic_id>")
 def info(topic_id: str) -> Response:
     s = current_app.extensions["yjy"].services
-    lang = _lang()
+    lang = page_lang()
     if topic_id == "tax_refund":
-        return _html(s.cards.page("tax", lang, rules=s.content.tax))
+        return html_page(s.cards.page("tax", lang, rules=s.content.tax))
     topic = s.content.topics.items.get(topic_id)
     if topic is None:
         return not_found()
-    return _html(s.cards.page("info", lang, topic=topic))
+    return html_page(s.cards.page("info", lang, topic=topic))
 
 
 @bp.get("/products/<product_id>")
@@ -65,7 +68,7 @@ def product(product_id: str) -> Response:
     item = s.content.products.get(product_id)
     if item is None:
         return not_found()
-    return _html(s.cards.page("product", _lang(), product=item, adult_cny=_cny(s, item.adult_krw),
+    return html_page(s.cards.page("product", page_lang(), product=item, adult_cny=_cny(s, item.adult_krw),
                               checked=s.content.products.checked))
 
 
@@ -74,21 +77,26 @@ def booking(ref: str) -> Response:
     """Only through the owner's signed link: a wrong token looks exactly like an unknown reference."""
     s = current_app.extensions["yjy"].services
     found = bookings.get(s.db, ref) if len(ref) <= 12 else None
-    if found is None or not links.booking_token_ok(s.config.bookings.link_secret, found.ref, found.openid,
-                                                   request.args.get("t", "")):
+    if found is None or not links.opens(s.config.bookings.link_secret, found, request.args, s.clock.now().date()):
         return not_found()
     item = s.content.products.get(found.product_id)
     free_until = item.free_cancel_until(found.day, found.slot).strftime("%Y-%m-%d %H:%M") if item else ""
-    qr = segno.make(found.ref, error="m").svg_inline(scale=6, border=2)
+    if found.status in ("cancelled", "expired", "refunded"):  # nothing to show but that it is over
+        return private(html_page(s.cards.page("booking_closed", page_lang(), booking=found)))
+    # The partner's staff scan it: a signed redemption link, useless without a staff login.
+    qr = segno.make(links.redeem_url(s.config, found), error="m").svg_inline(scale=4, border=2)
     travelers = passports.travelers(s.db, [found.ref])[found.ref] if item and item.passport else None
     pay: dict = {}
     if found.status == "pending_payment" and found.hold_until is not None:
-        hold = found.hold_until.astimezone(SEOUL) if found.hold_until.tzinfo else found.hold_until
-        pay = dict(pay_query=f"t={request.args.get('t', '')}", hold_until=f"{hold:%H:%M}",
+        pay = dict(pay_query=links.booking_query(s.config.bookings.link_secret, found),
+                   hold_until=f"{in_seoul(found.hold_until):%H:%M}",
                    simulated=s.config.pay.simulated, cny=_cny(s, found.total_krw))
-    response = _html(s.cards.page("booking", _lang(), booking=found, product=item, free_until=free_until,
-                                  phone=mask_phone(found.phone), qr_svg=Markup(qr), travelers=travelers,
-                                  mask=passports.mask, **pay))
+    return private(html_page(s.cards.page("booking", page_lang(), booking=found, product=item,
+                                          free_until=free_until, phone=mask_phone(found.phone), qr_svg=Markup(qr),
+                                          travelers=travelers, mask=passports.mask, **pay)))
+
+
+def private(response: ResponseT) -> ResponseT:
     response.headers["Cache-Control"] = "private, no-store"  # a traveler's booking, not for shared caches
     return response
 
@@ -109,4 +117,4 @@ def mask_phone(phone: str) -> str:
 def not_found(_exc: Exception | None = None) -> Response:
     """The friendly 404 page (also for URLs outside /p/: `bot.errors`)."""
     cards = current_app.extensions["yjy"].cards
-    return _html(cards.page("not_found", _lang()), status=404)
+    return html_page(cards.page("not_found", page_lang()), status=404)

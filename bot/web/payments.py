@@ -89,8 +89,7 @@ def _owned(ref: str) -> Any:
     """The booking behind a signed link, or None (a wrong token looks like an unknown reference)."""
     s = current_app.extensions["yjy"].services
     found = bookings.get(s.db, ref) if len(ref) <= 12 else None
-    if found is None or not links.booking_token_ok(s.config.bookings.link_secret, found.ref, found.openid,
-                                                   request.args.get("t", "")):
+    if found is None or not links.opens(s.config.bookings.link_secret, found, request.args, s.clock.now().date()):
         return None
     return found
 

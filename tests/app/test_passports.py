@@ -109,8 +109,8 @@ def test_chat_export_and_page(app, fake_api, fake_pay, tmp_path):
 
     from bot.bookings import links
 
-    token = links.booking_token(ext.config.bookings.link_secret, ref, openid)
-    page = app.test_client().get(f"/p/bookings/{ref}?t={token}")
+    booking = bookings.get(ext.db, ref)
+    page = app.test_client().get(f"/p/bookings/{ref}?{links.booking_query(ext.config.bookings.link_secret, booking)}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "护照信息 (1/2)" in html and "E1*****78" in html and "E12345678" not in html
 

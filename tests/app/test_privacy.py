@@ -126,16 +126,16 @@ def test_every_page_and_the_api_carry_the_security_headers(app_factory, openid):
     app.add_url_rule("/own-policy", view_func=lambda: Response("x", headers={"Content-Security-Policy": "sandbox"}))
     ext = app.extensions["yjy"]
     booking = booked(ext.db, openid, 1)
-    token = links.booking_token(ext.config.bookings.link_secret, booking.ref, openid)
+    query = links.booking_query(ext.config.bookings.link_secret, booking)
     client = app.test_client()
     auth = {"Authorization": "Bearer marketing-token-0123456789"}
     pages = {"/p/products/dmz_tour": 200, "/p/attractions/gyeongbokgung": 200, "/p/info/tax_refund": 200,
-             f"/p/bookings/{booking.ref}?t={token}": 200, "/p/attractions/atlantis": 404, "/nowhere": 404}
+             f"/p/bookings/{booking.ref}?{query}": 200, "/p/attractions/atlantis": 404, "/nowhere": 404}
     for path, status in pages.items():
         response = client.get(path)
         assert (response.status_code, headers_of(response)) == (status, EXPECTED), path
         assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), f"{path} needs an inline script"
-    assert "<svg" in client.get(f"/p/bookings/{booking.ref}?t={token}").get_data(as_text=True)  # QR: inline SVG
+    assert "<svg" in client.get(f"/p/bookings/{booking.ref}?{query}").get_data(as_text=True)  # QR: inline SVG
     for response in (client.get("/admin/api/broadcasts", headers=auth), client.get("/admin/api/broadcasts")):
         assert response.status_code in (200, 401) and headers_of(response) == EXPECTED
     own = client.get("/own-policy")  # a view's own policy is kept, the other headers added
