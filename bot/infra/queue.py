@@ -34,8 +34,21 @@ PUBSUB_POLL_SECONDS = 1.0
 WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on time; heartbeats every 20 s
 
 
+# Jobs every worker's maintenance pass queues, at most once per period across all workers and hosts (a Redis
+# key per job, SET NX EX): the payments sweep finds lost notifications and expired holds even if the job
+# scheduled for a hold was lost with a Redis that restarted without persistence.
+PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60),)
+
+
 class _QuickStop(BaseWorker):
     """Mixed into RQ's worker classes (both derive from BaseWorker: the fork-or-not choice stays theirs)."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        for queue in self.queues[:1]:
+            for job, every in PERIODIC:
+                if self.connection.set(f"rq:periodic:{queue.name}:{job}", "1", nx=True, ex=every):
+                    queue.enqueue(job, job_timeout=300, result_ttl=3600)
 
     def subscribe(self) -> None:
         """RQ's subscription, with a pubsub thread that notices `stop` within PUBSUB_POLL_SECONDS."""

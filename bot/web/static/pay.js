@@ -38,6 +38,15 @@
     });
   }
 
+  /* Tapped before WeChat's bridge was ready: the latest arguments, invoked once when it is (one listener, so
+     several taps do not open several payment sheets), with the button off meanwhile. */
+  var pending = null;
+  document.addEventListener("WeixinJSBridgeReady", function () {
+    var params = pending;
+    pending = null;
+    if (params) { btn.disabled = true; invoke(params); }
+  }, false);
+
   function whenBridge(params) {
     if (window.WeixinJSBridge) { invoke(params); return; }
     if (btn.getAttribute("data-simulated")) {  /* development: the embedded fake takes the payment */
@@ -46,7 +55,7 @@
       });
       return;
     }
-    document.addEventListener("WeixinJSBridgeReady", function () { invoke(params); }, false);
+    pending = params;
     say("open-in-wechat");
     btn.disabled = false;
   }
