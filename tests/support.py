@@ -87,7 +87,7 @@ def drain_queue(app) -> None:  # type: ignore[no-untyped-def]
     """Run the jobs this app queued (late replies ...) as the RQ worker would; the embedded queue ran them already."""
     import time
 
-    from bot.infra.queue import SimpleWorker
+    from bot.infra.queue import BurstWorker
 
     ext = app.extensions["yjy"]
     if ext.config.embedded_redis:
@@ -96,7 +96,7 @@ def drain_queue(app) -> None:  # type: ignore[no-untyped-def]
     while ext.queue.count == 0 and time.time() < deadline:
         time.sleep(0.02)
     with app.app_context():
-        SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+        BurstWorker([ext.queue], connection=ext.redis).work(burst=True)
 
 
 class Payer:
@@ -140,7 +140,7 @@ class Payer:
 
     def run_jobs(self) -> None:
         if not self.ext.config.embedded_redis:
-            from bot.infra.queue import SimpleWorker
+            from bot.infra.queue import BurstWorker
 
             with self.app.app_context():
-                SimpleWorker([self.ext.queue], connection=self.ext.redis).work(burst=True)
+                BurstWorker([self.ext.queue], connection=self.ext.redis).work(burst=True)

@@ -25,6 +25,7 @@ from bot.infra.clock import in_seoul
 from bot.infra.config import Config
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, PaymentNotice, Refund
+from bot.infra.db.results import affected
 from bot.pay.client import PayError, Transaction, WeChatPay
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,11 @@ class Payments:
                 raise NotPayable(Status.EXPIRED.value) from None
             raise
         with self.db.session() as s:
-            s.execute(update(Booking).where(Booking.id == booking.id, Booking.status == Status.PENDING.value)
-                      .values(prepay_id=prepay_id, prepaid_at=now, pay_total=total, pay_currency=currency))
+            stored = s.execute(update(Booking).where(Booking.id == booking.id, Booking.status == Status.PENDING.value)
+                               .values(prepay_id=prepay_id, prepaid_at=now, pay_total=total, pay_currency=currency))
+        if affected(stored) != 1:  # cancelled or expired meanwhile: no arguments for an order we would refuse
+            current = orders.get(self.db, booking.ref)
+            raise NotPayable(current.status if current else Status.CANCELLED.value)
         return pay.jsapi_params(prepay_id)
 
     # --- payments --------------------------------------------------------------------------------------
@@ -119,8 +123,18 @@ class Payments:
 
     def ours(self, tx: Transaction) -> bool:
         """Whether a notification is for our merchant: an acquirer sends every sub-merchant's to one URL."""
+        return self._ours(tx.merchant, tx.sub_merchant)
+
+    def _ours(self, merchant: str, sub_merchant: str) -> bool:
         pay = self.config.pay
-        return tx.merchant == pay.mchid and (not pay.institutional or tx.sub_merchant == pay.sub_mchid)
+        if merchant != pay.mchid:  # decrypted with our APIv3 key, yet another acquirer: misconfigured, or forged
+            log.error("WeChat Pay notification for merchant %s, ours is %s: ignored", merchant[:32], pay.mchid)
+            return False
+        if pay.institutional and sub_merchant != pay.sub_mchid:
+            log.info("WeChat Pay notification for sub-merchant %s (another of our acquirer's): ignored",
+                     sub_merchant[:32])
+            return False
+        return True
 
     def apply_transaction(self, tx: Transaction, now: datetime, actor: str) -> str:
         """Apply a verified, matching SUCCESS payment once; the outcome names what happened:
@@ -172,11 +186,18 @@ class Payments:
         """A refund result (notification or query): the refund row, and the order once every refund is done."""
         number = str(data.get("out_refund_no") or "")
         status = str(data.get("refund_status") or data.get("status") or "")
+        merchant = str(data.get("sp_mchid") or data.get("mchid") or "")
+        if merchant and not self._ours(merchant, str(data.get("sub_mchid") or "")):
+            return "not_ours"
         with self.db.session() as s:
             refund = s.get(Refund, number)
             if refund is None:
                 log.error("refund result for %r, which we never asked for", number[:64])
                 return "unknown"
+            if data.get("out_trade_no") and data["out_trade_no"] != refund.booking_ref:
+                log.error("refund %s names order %r, not %s: ignored", number, str(data["out_trade_no"])[:32],
+                          refund.booking_ref)
+                return "mismatch"
             if refund.status == "SUCCESS" or status not in ("SUCCESS", "CLOSED", "ABNORMAL", "PROCESSING"):
                 return "already" if refund.status == "SUCCESS" else "ignored"
             s.execute(update(Refund).where(Refund.out_refund_no == number, Refund.status != "SUCCESS")
@@ -194,6 +215,12 @@ class Payments:
                 move(s, booking, Status.REFUNDED, actor=actor, now=now, reason="refund_success")
                 return "refunded"
         return "refund_success"
+
+    def refunded_krw(self, ref: str) -> int:
+        """What has been paid back for an order, in won."""
+        with self.db.session() as s:
+            amounts = s.scalars(select(Refund.amount_krw).where(Refund.booking_ref == ref, Refund.status == "SUCCESS"))
+            return sum(amounts)
 
     def send_refunds(self, now: datetime, report: SweepReport) -> None:
         """Ask WeChat Pay for every requested refund (the same out_refund_no on a retry: paid once)."""
@@ -251,21 +278,24 @@ class Payments:
         with self.db.session() as s:
             pending = list(s.scalars(select(Booking).where(Booking.status == Status.PENDING.value)))
         for booking in pending:
-            if booking.hold_until is not None and in_seoul(booking.hold_until) <= now:
-                self.expire(booking, now, report)
-            elif self.pay is not None and booking.prepaid_at and in_seoul(booking.prepaid_at) < now - LOST_NOTICE_AFTER:
-                try:
-                    tx = self.pay.query(booking.ref)
-                except PayError as exc:
-                    report.errors.append(f"{booking.ref}: {exc.code}")
-                    continue
-                if tx is not None and tx.trade_state == "SUCCESS" and \
-                        self.apply_transaction(tx, now, "job:reconcile") == "paid":
-                    report.paid.append(booking.ref)
+            try:
+                self._sweep_one(booking, now, report)
+            except (PayError, Mismatch) as exc:  # one order's trouble must not stop the sweep for the others
+                log.error("payments sweep: %s: %s", booking.ref, exc)
+                report.errors.append(f"{booking.ref}: {getattr(exc, 'code', type(exc).__name__)}")
         if self.pay is not None:
             self.send_refunds(now, report)
             self._query_refunds(now, report)
         return report
+
+    def _sweep_one(self, booking: Booking, now: datetime, report: SweepReport) -> None:
+        if booking.hold_until is not None and in_seoul(booking.hold_until) <= now:
+            self.expire(booking, now, report)
+        elif self.pay is not None and booking.prepaid_at and in_seoul(booking.prepaid_at) < now - LOST_NOTICE_AFTER:
+            tx = self.pay.query(booking.ref)
+            if tx is not None and tx.trade_state == "SUCCESS" and \
+                    self.apply_transaction(tx, now, "job:reconcile") == "paid":
+                report.paid.append(booking.ref)
 
     def _query_refunds(self, now: datetime, report: SweepReport) -> None:
         assert self.pay is not None

@@ -1,35 +1,83 @@
-"""Staff operations on bookings: the DMZ checkpoint list of a day (who travels, with their passport details,
-and who is still missing) and the purge of passport details once tours are over.
+"""Staff operations on bookings: a day's orders, group requests, manual refunds, resent confirmations, an order's
+history, the DMZ checkpoint list of a day (who travels, with their passport details, and who is still missing)
+and the purge of passport details once tours are over. The CLI (`bot/cli/bookings.py`) and the admin API
+(`bot/web/admin_api.py`) call these; they never query the tables themselves.
 
-    staff = Staff(db, content.products, clock)
+    staff = Staff(db, content.products, clock, queue=queue, template_id=config.bookings.template_id)
+    staff.orders(date(2026, 12, 9), product_id="dmz_tour", status="paid")   # DayOrders, totals per status
+    staff.history("YJ2ABCDE")                                # the order, its BookingEvent rows and refunds
+    staff.refund("YJ2ABCDE", reason="tour cancelled by the partner", by="mei")   # paid -> refunding, queued
+    staff.resend_confirmation("YJ2ABCDE")                    # the template message, queued again
+    staff.group_requests("new"); staff.set_group_status("GR2ABCDE", "contacted", by="mei")
     found = staff.checkpoint_list(date(2026, 12, 9))         # UnknownProduct for a product id not in content
     write_csv(found, "checkpoint.csv")                       # passport numbers in full: mode 0600, delete it after
     deleted, before = staff.purge_travelers(days=7)
+
+Refusals are exceptions whose message is meant for the person at the keyboard: NotFound (no such reference),
+Invalid (a bad value, naming its field), Refused (not for an order in this status, or not configured),
+QueueDown (the job queue did not take the job).
 """
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select
+from redis import RedisError
+from sqlalchemy import select, update
 
-from bot.bookings import passports
-from bot.bookings.lifecycle import GOING
+from bot.bookings import orders, passports
+from bot.bookings.lifecycle import GOING, Status, move
+from bot.infra import queue as jobs
 from bot.infra.clock import Clock
 from bot.infra.db import Database
-from bot.infra.db.models import Booking, BookingTraveler
+from bot.infra.db.models import Booking, BookingEvent, BookingTraveler, GroupRequest, ProductRow, Refund
+from bot.infra.db.results import affected
 from bot.travel.products import Catalogue
+
+if TYPE_CHECKING:
+    from rq import Queue
+
+log = logging.getLogger(__name__)
 
 CSV_HEADER = ["product", "day", "slot", "booking", "name", "passport_no", "nationality", "birth_date", "contact",
               "phone"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+REASON_MAX = 80  # Refund.reason, and WeChat Pay's limit: the traveler sees it in the refund notice
+GROUP_STATUSES = ("new", "contacted", "closed")
+# A group request moves forward only: new -> contacted -> closed, or straight to closed.
+GROUP_MOVES: dict[str, tuple[str, ...]] = {"contacted": ("new",), "closed": ("new", "contacted")}
+# Refunds that did not pay anything back (WeChat Pay closed them): not counted against what is left to refund.
+_FAILED_REFUNDS = ("CLOSED",)
+
+
 class UnknownProduct(LookupError):
     """A product id that is not in content/products.yaml."""
+
+
+class NotFound(LookupError):
+    """No order or group request with that reference."""
+
+
+class Invalid(ValueError):
+    """A value staff gave that cannot be used; `field` names it (`status`, `amount_krw`, `reason`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+class Refused(Exception):
+    """Not for this order or request as it is now (its status), or not configured; the message says why."""
+
+
+class QueueDown(Exception):
+    """The job queue did not take the job (Redis down): nothing was queued."""
 
 
 @dataclass(frozen=True)
@@ -71,20 +119,216 @@ class CheckpointList:
         return rows
 
 
+@dataclass(frozen=True)
+class StatusTotal:
+    orders: int
+    krw: int
+
+
+@dataclass(frozen=True)
+class DayOrders:
+    """A day's orders (of one product, or in one status, when asked), by product, slot and reference."""
+
+    day: date
+    orders: list[Booking]
+
+    @property
+    def totals(self) -> dict[str, StatusTotal]:
+        """Orders and KRW per status present, in the lifecycle's order of statuses."""
+        found: dict[str, StatusTotal] = {}
+        for status in Status:
+            these = [b for b in self.orders if b.status == status.value]
+            if these:
+                found[status.value] = StatusTotal(len(these), sum(b.total_krw for b in these))
+        return found
+
+
+@dataclass(frozen=True)
+class OrderHistory:
+    """An order, every move of its status (BookingEvent rows, oldest first) and its refunds."""
+
+    booking: Booking
+    events: list[BookingEvent]
+    refunds: list[Refund]
+
+    @property
+    def refunded_krw(self) -> int:
+        """What its refunds give back or gave back (those WeChat Pay closed unpaid not counted)."""
+        return _counted(self.refunds)
+
+
+@dataclass(frozen=True)
+class StaffRefund:
+    booking: Booking  # as it is now: refunding
+    refund: Refund
+    queued: bool  # False: the queue did not answer; the refund row waits for the next payments sweep
+
+
+@dataclass(frozen=True)
+class GroupMove:
+    request: GroupRequest  # as it is now
+    changed: bool  # False: it had that status already
+
+
+def _counted(refunds: list[Refund]) -> int:
+    return sum(r.amount_krw for r in refunds if r.status not in _FAILED_REFUNDS)
+
+
 class Staff:
     """Bookings as staff handle them, over the database and the product catalogue (content/products.yaml).
 
     `products` may be the catalogue or a callable giving it: the purge needs no content, and loading it
-    would cost a command a second.
+    would cost a command a second. `queue` (or a callable giving it) takes the jobs staff actions start
+    (refunds, confirmations); `template_id` is config `bookings.template_id` ("" : no confirmation template).
     """
 
-    def __init__(self, db: Database, products: Catalogue | Callable[[], Catalogue], clock: Clock) -> None:
+    def __init__(self, db: Database, products: Catalogue | Callable[[], Catalogue], clock: Clock,
+                 queue: Queue | Callable[[], Queue] | None = None, template_id: str = "") -> None:
         self.db, self.clock = db, clock
         self._products = products
+        self._queue = queue
+        self.template_id = template_id
 
     @property
     def products(self) -> Catalogue:
         return self._products() if callable(self._products) else self._products
+
+    @property
+    def queue(self) -> Queue:
+        if self._queue is None:
+            raise QueueDown("no job queue was given to the staff service")
+        return self._queue() if callable(self._queue) else self._queue
+
+    # --- orders ---------------------------------------------------------------------------------------
+    def orders(self, day: date, product_id: str | None = None, status: str | None = None) -> DayOrders:
+        """`day`'s orders, of `product_id` only and in `status` only when given (UnknownProduct, Invalid)."""
+        wanted = _status(status) if status else None
+        query = select(Booking).where(Booking.day == day)
+        with self.db.session() as s:
+            if product_id:
+                if s.get(ProductRow, product_id) is None:
+                    raise UnknownProduct(f"no product {product_id!r} (ids are those of content/products.yaml)")
+                query = query.where(Booking.product_id == product_id)
+            if wanted:
+                query = query.where(Booking.status == wanted.value)
+            found = list(s.scalars(query.order_by(Booking.product_id, Booking.slot, Booking.ref)))
+        return DayOrders(day, found)
+
+    def history(self, ref: str) -> OrderHistory:
+        """The order `ref` with its status moves and refunds (NotFound)."""
+        with self.db.session() as s:
+            booking = s.scalar(select(Booking).where(Booking.ref == ref.strip().upper()))
+            if booking is None:
+                raise NotFound(f"no order {ref.strip().upper()}")
+            events = list(s.scalars(select(BookingEvent).where(BookingEvent.booking_ref == booking.ref)
+                                    .order_by(BookingEvent.id)))
+            refunds = list(s.scalars(select(Refund).where(Refund.booking_ref == booking.ref)
+                                     .order_by(Refund.created_at, Refund.out_refund_no)))
+        return OrderHistory(booking, events, refunds)
+
+    def refund(self, ref: str, *, reason: str, by: str, amount_krw: int | None = None) -> StaffRefund:
+        """Refund a paid order, all that is left of it or `amount_krw` won: paid -> refunding (actor
+        "staff:<by>"), its seats and coupon released, a Refund row, and the job that sends it to WeChat Pay.
+
+        Invalid for a missing or too long reason or a bad amount; Refused for an order that is not paid (a
+        redeemed one too: the lifecycle has no redeemed -> refunding move yet); NotFound."""
+        reason = " ".join(reason.split())
+        if not reason:
+            raise Invalid("reason", "a reason is required (WeChat Pay shows it to the traveler with the refund)")
+        if len(reason) > REASON_MAX:
+            raise Invalid("reason", f"the reason is {len(reason)} characters; WeChat Pay takes at most {REASON_MAX}")
+        if amount_krw is not None and (isinstance(amount_krw, bool) or not isinstance(amount_krw, int)
+                                       or amount_krw < 1):
+            raise Invalid("amount_krw", "the amount must be a whole number of won, 1 or more")
+        actor = f"staff:{by}"[:60]
+        now = self.clock.now()
+        booking = self._order(ref)
+        _refundable(booking)
+        with self.db.session() as s:
+            earlier = _counted(list(s.scalars(select(Refund).where(Refund.booking_ref == booking.ref))))
+            left = booking.total_krw - earlier
+            if left <= 0:
+                raise Refused(f"{booking.ref}: nothing left to refund (paid {booking.total_krw:,} KRW, "
+                              f"refunded {earlier:,} KRW)")
+            amount = left if amount_krw is None else amount_krw
+            if amount > left:
+                raise Invalid("amount_krw", f"{amount:,} KRW is more than the {left:,} KRW left to refund of "
+                                            f"{booking.ref} (paid {booking.total_krw:,} KRW, refunded "
+                                            f"{earlier:,} KRW before)")
+            moved = move(s, booking, Status.REFUNDING, actor=actor, now=now, reason="staff_refund",
+                         detail={"amount_krw": amount, "note": reason}, cancelled_at=now)
+            if moved:
+                orders.release(s, booking)
+                refund = orders.add_refund(s, booking, amount, reason=reason, by=actor, now=now)
+        if not moved:  # another worker (a cancellation, a second staff refund) moved it first
+            current = self._order(booking.ref)
+            _refundable(current)
+            raise Refused(f"{booking.ref} changed while refunding it: it is {current.status} now; look again")
+        log.info("order %s: staff refund %s of %d KRW by %s", booking.ref, refund.out_refund_no, amount, actor)
+        return StaffRefund(self._order(booking.ref), refund, self._enqueue_refunds())
+
+    def _enqueue_refunds(self) -> bool:
+        try:
+            jobs.enqueue_refunds(self.queue)
+        except (RedisError, QueueDown) as exc:
+            log.warning("refunds not queued (%s): the next payments sweep sends them", type(exc).__name__)
+            return False
+        return True
+
+    def resend_confirmation(self, ref: str) -> Booking:
+        """Queue the booking confirmation (template message) of a paid or confirmed order again. WeChat's
+        template send has no idempotency key: each call sends one more message. Refused without a template id
+        or for another status; NotFound; QueueDown."""
+        booking = self._order(ref)
+        if not self.template_id:
+            raise Refused("no confirmation template is configured (config bookings.template_id, environment "
+                          "BOOKING_TEMPLATE_ID, is empty): there is no confirmation message to send")
+        if booking.status not in (Status.PAID, Status.CONFIRMED):
+            raise Refused(f"{booking.ref} is {booking.status}: only paid or confirmed orders get a confirmation")
+        try:
+            jobs.enqueue_booking_confirmation(self.queue, booking.ref)
+        except RedisError as exc:
+            raise QueueDown(f"the job queue did not answer ({type(exc).__name__}): nothing was queued; "
+                            "try again") from None
+        log.info("order %s: confirmation queued again", booking.ref)
+        return booking
+
+    def _order(self, ref: str) -> Booking:
+        found = orders.get(self.db, ref.strip())
+        if found is None:
+            raise NotFound(f"no order {ref.strip().upper()}")
+        return found
+
+    # --- group requests -------------------------------------------------------------------------------
+    def group_requests(self, status: str | None = None) -> list[GroupRequest]:
+        """Group requests, oldest first; only those in `status` (new, contacted, closed) when given."""
+        if status is not None and status not in GROUP_STATUSES:
+            raise Invalid("status", f"no group request status {status!r}: {', '.join(GROUP_STATUSES)}")
+        query = select(GroupRequest)
+        if status:
+            query = query.where(GroupRequest.status == status)
+        with self.db.session() as s:
+            return list(s.scalars(query.order_by(GroupRequest.created_at, GroupRequest.id)))
+
+    def set_group_status(self, ref: str, to: str, *, by: str) -> GroupMove:
+        """Move a group request forward (new -> contacted -> closed, or any -> closed) by one conditional
+        UPDATE; already there is no change, backwards is Refused. Invalid `to`; NotFound."""
+        if to not in GROUP_MOVES:
+            raise Invalid("status", f"a group request can be set to {' or '.join(GROUP_MOVES)}, not {to!r}")
+        ref = ref.strip().upper()
+        with self.db.session() as s:
+            changed = affected(s.execute(update(GroupRequest)
+                                         .where(GroupRequest.ref == ref, GroupRequest.status.in_(GROUP_MOVES[to]))
+                                         .values(status=to))) == 1
+            found = s.scalar(select(GroupRequest).where(GroupRequest.ref == ref))
+        if found is None:
+            raise NotFound(f"no group request {ref}")
+        if not changed and found.status != to:
+            raise Refused(f"{ref} is {found.status} already: a group request does not go back to {to} "
+                          "(new -> contacted -> closed)")
+        if changed:
+            log.info("group request %s: %s by %s", ref, to, by)
+        return GroupMove(found, changed)
 
     def checkpoint_list(self, day: date, product_id: str | None = None) -> CheckpointList:
         """`day`'s confirmed bookings of every product marked `passport: true`, or of `product_id` only."""
@@ -125,7 +369,31 @@ def inert(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise Invalid("status", f"no order status {value!r}: {', '.join(s.value for s in Status)}") from None
+
+
+def _refundable(booking: Booking) -> None:
+    """Refused unless staff may refund `booking` now."""
+    status = Status(booking.status)
+    if status is Status.PAID:
+        return
+    if status is Status.REDEEMED:
+        raise Refused(f"{booking.ref} was redeemed: refunding a redeemed order needs a redeemed -> refunding move, "
+                      "which the order lifecycle (bot/bookings/lifecycle.py) does not have yet; refund it in the "
+                      "WeChat Pay merchant platform for now")
+    why = {Status.PENDING: "nothing has been paid yet", Status.EXPIRED: "nothing was paid in time",
+           Status.CANCELLED: "it was cancelled before any payment",
+           Status.REFUNDING: "its refund is already under way", Status.REFUNDED: "it was refunded already",
+           Status.CONFIRMED: "it was not paid in WeChat (paid on site, or free)"}[status]
+    raise Refused(f"{booking.ref} is {status.value}: {why}; only paid orders can be refunded")
+
+
 def staff(ext: Any) -> Staff:
     """Staff operations over an app's services: `current_app.extensions["yjy"]` or its `Services`."""
     services = getattr(ext, "services", ext)
-    return Staff(services.db, lambda: services.content.products, services.clock)
+    return Staff(services.db, lambda: services.content.products, services.clock, queue=lambda: services.queue,
+                 template_id=services.config.bookings.template_id)

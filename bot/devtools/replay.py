@@ -163,10 +163,10 @@ class InProcess:
 
     def _run_jobs(self) -> None:
         if not self.services.config.embedded_redis:  # real Redis: jobs wait for a worker
-            from bot.infra.queue import SimpleWorker
+            from bot.infra.queue import BurstWorker
 
             with self.app.app_context():
-                SimpleWorker([self.services.queue], connection=self.services.redis).work(burst=True)
+                BurstWorker([self.services.queue], connection=self.services.redis).work(burst=True)
 
     def _told(self, openid: str) -> list[str]:
         return [c.body["text"]["content"] for c in self.api.calls_to("message/custom/send")

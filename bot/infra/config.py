@@ -60,6 +60,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "BOOKING_TEMPLATE_ID": "bookings.template_id",
     "LINK_SECRET": "bookings.link_secret",
     "STAFF_TOKENS": "bookings.staff",
+    "BOOKING_REMINDER_TEMPLATE_ID": "bookings.reminder_template_id",
+    "BOOKING_REFUND_TEMPLATE_ID": "bookings.refund_template_id",
     "WECHAT_PAY_API_BASE_URL": "pay.api_base_url",
     "WECHAT_PAY_MODE": "pay.mode",
     "WECHAT_PAY_MCHID": "pay.mchid",
@@ -119,6 +121,8 @@ class BookingsConfig:
     template_id: str  # WeChat template message for confirmations; "" sends none
     link_secret: str = field(repr=False)  # signs links to booking pages
     staff: tuple[StaffLogin, ...] = ()
+    reminder_template_id: str = ""  # the day before the tour; "" sends none
+    refund_template_id: str = ""  # when a refund is paid out; "" sends none
 
 
 @dataclass(frozen=True)
@@ -469,6 +473,8 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         template_id=r.text("bookings.template_id", required=False),
         link_secret=link_secret,
         staff=_staff(r),
+        reminder_template_id=r.text("bookings.reminder_template_id", required=False),
+        refund_template_id=r.text("bookings.refund_template_id", required=False),
     )
     pay = _pay(r)
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret,

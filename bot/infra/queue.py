@@ -6,10 +6,12 @@ context. The paths are part of what is stored in Redis: a job scheduled before a
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 import rq
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.worker import BaseWorker
 
@@ -20,6 +22,7 @@ BROADCAST_JOB = "bot.jobs.send_broadcast"
 AFTER_PAYMENT_JOB = "bot.jobs.after_payment"
 PAYMENTS_SWEEP_JOB = "bot.jobs.payments_sweep"
 SEND_REFUNDS_JOB = "bot.jobs.send_refunds"
+REMINDERS_JOB = "bot.jobs.send_booking_reminders"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
@@ -37,7 +40,7 @@ WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on ti
 # Jobs every worker's maintenance pass queues, at most once per period across all workers and hosts (a Redis
 # key per job, SET NX EX): the payments sweep finds lost notifications and expired holds even if the job
 # scheduled for a hold was lost with a Redis that restarted without persistence.
-PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60),)
+PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600))
 
 
 class _QuickStop(BaseWorker):
@@ -45,10 +48,13 @@ class _QuickStop(BaseWorker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
-        for queue in self.queues[:1]:
-            for job, every in PERIODIC:
-                if self.connection.set(f"rq:periodic:{queue.name}:{job}", "1", nx=True, ex=every):
-                    queue.enqueue(job, job_timeout=300, result_ttl=3600)
+        try:
+            for queue in self.queues[:1]:
+                for job, every in PERIODIC:
+                    if self.connection.set(f"rq:periodic:{queue.name}:{job}", "1", nx=True, ex=every):
+                        queue.enqueue(job, job_timeout=300, result_ttl=3600)
+        except RedisError as exc:  # Redis restarting: the next pass queues them; the worker must not die of it
+            logging.getLogger(__name__).warning("periodic jobs not queued: %s", type(exc).__name__)
 
     def subscribe(self) -> None:
         """RQ's subscription, with a pubsub thread that notices `stop` within PUBSUB_POLL_SECONDS."""
@@ -64,6 +70,14 @@ class Worker(_QuickStop, rq.Worker):
 
 class SimpleWorker(_QuickStop, rq.SimpleWorker):
     """Jobs in the worker's own process (tests, and platforms without fork)."""
+
+
+class BurstWorker(SimpleWorker):
+    """For `work(burst=True)` (tests, in-process replays): no pubsub thread for stop and kill commands, which a
+    burst never gets; stopping that thread costs up to a second per burst."""
+
+    def subscribe(self) -> None:
+        pass
 
 
 def make_queue(redis_client: Any, name: str, run_inline: bool) -> Queue:

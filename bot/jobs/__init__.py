@@ -69,7 +69,6 @@ def _forget(ext: Any, key: str) -> None:
 
 def send_booking_confirmation(ref: str) -> str:
     """The booking confirmation as a WeChat template message (template id from config)."""
-    from bot.bookings import links
     from bot.bookings import orders as bookings
 
     ext = current_app.extensions["yjy"]
@@ -77,17 +76,46 @@ def send_booking_confirmation(ref: str) -> str:
     if booking is None:
         log.error("confirmation for unknown booking %s", ref)
         return "unknown"
-    data = ext.cards.template_data("booking_confirmation", booking.lang, booking=booking)
+    return _send_template(ext, booking, "booking_confirmation", ext.config.bookings.template_id)
+
+
+def _send_template(ext: Any, booking: Any, name: str, template_id: str, **context: Any) -> str:
+    """One template message about `booking` (fields from `<lang>/<name>.tmsg.j2`); WeChat's final refusals are
+    logged and dropped, anything else raises so RQ retries."""
+    from bot.bookings import links
+
+    data = ext.cards.template_data(name, booking.lang, booking=booking, **context)
     try:
-        ext.wechat.send_template(booking.openid, ext.config.bookings.template_id, data,
-                                             url=links.booking_url(ext.config, booking))
+        ext.wechat.send_template(booking.openid, template_id, data, url=links.booking_url(ext.config, booking))
     except WeChatClientException as exc:
         if exc.errcode in TEMPLATE_FINAL_ERRORS:
-            log.warning("confirmation for %s not sent, final error %s: %s", ref, exc.errcode, exc.errmsg)
+            log.warning("%s for %s not sent, final error %s: %s", name, booking.ref, exc.errcode, exc.errmsg)
             return f"dropped:{exc.errcode}"
         raise
-    log.info("confirmation for %s sent as a template message", ref)
+    log.info("%s for %s sent as a template message", name, booking.ref)
     return "sent"
+
+
+def send_booking_reminders() -> str:
+    """The day-before reminders (a worker queues this every hour): each booking of tomorrow that is paid or
+    confirmed gets one, claimed in the database first so two workers never both send it."""
+    from bot.bookings import reminders
+
+    ext = current_app.extensions["yjy"]
+    template_id = ext.config.bookings.reminder_template_id
+    if not template_id:
+        return "no reminder template configured"
+    sent = failed = 0
+    for booking in reminders.claim_due(ext.db, ext.clock.now()):
+        try:
+            outcome = _send_template(ext, booking, "booking_reminder", template_id)
+        except WeChatClientException as exc:  # not final: unclaimed, the next run tries again
+            reminders.unclaim(ext.db, booking.ref)
+            log.warning("reminder for %s failed (%s), will retry", booking.ref, exc.errcode)
+            failed += 1
+            continue
+        sent += outcome == "sent"
+    return f"reminders sent {sent}, to retry {failed}"
 
 
 def after_payment(ref: str, outcome: str) -> str:
@@ -124,6 +152,9 @@ def after_payment(ref: str, outcome: str) -> str:
         log.warning("payment message for %s not delivered, final error %s", ref, exc.errcode)
     if outcome in ("paid", "late_paid") and ext.config.bookings.template_id:
         send_booking_confirmation(ref)
+    if outcome == "refunded" and ext.config.bookings.refund_template_id:
+        _send_template(ext, booking, "booking_refund", ext.config.bookings.refund_template_id,
+                       refunded=ext.payments.refunded_krw(ref))
     return f"told:{outcome}"
 
 

@@ -61,6 +61,8 @@ def notify() -> Any:
                 log.info("notification %s is for another merchant: ignored", notice.id)
                 return "", 204
             outcome = s.payments.apply_transaction(tx, now, "wechatpay:notify")
+        if outcome in FOLLOW_UP:  # before the audit row: WeChat's retry after a failure there finds "already"
+            _follow_up(s, out_trade_no, outcome)
         s.payments.take_notice(notice.id, notice.event_type, out_trade_no, now, outcome)
     except Mismatch as exc:
         log.error("WeChat Pay notification %s does not match its order: %s", notice.id, exc)
@@ -72,8 +74,6 @@ def notify() -> Any:
         log.error("WeChat Pay notification %s not applied, database error %s", notice.id, type(exc).__name__)
         return _fail(503, "temporarily unavailable")
     log.info("WeChat Pay %s for %s: %s", notice.event_type, out_trade_no, outcome)
-    if outcome in FOLLOW_UP:
-        _follow_up(s, out_trade_no, outcome)
     return "", 204
 
 

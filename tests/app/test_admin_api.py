@@ -91,10 +91,10 @@ def test_send_is_queued_for_the_worker(admin, fake_api):
     assert queued.status_code == 202
     ext = admin.extensions["yjy"]
     if not ext.config.embedded_redis:  # real Redis: run the RQ worker the job waits for
-        from bot.infra.queue import SimpleWorker
+        from bot.infra.queue import BurstWorker
 
         with admin.app_context():
-            SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+            BurstWorker([ext.queue], connection=ext.redis).work(burst=True)
     shown = call(admin, "GET", f"/broadcasts/{bid}").json
     assert shown["status"] == "sent"
     assert shown["results"] == {"batches": 1, "batches_sent": 1, "batches_reported": 0, "total": 0, "delivered": 0,

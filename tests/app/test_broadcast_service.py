@@ -80,10 +80,10 @@ def test_queue_send_enqueues_the_job_by_its_path(app, service, fake_api):
         return
     (job,) = ext.queue.get_jobs()
     assert job.func_name == BROADCAST_JOB == "bot.jobs.send_broadcast" and job.args == (plan.broadcast_id,)
-    from bot.infra.queue import SimpleWorker
+    from bot.infra.queue import BurstWorker
 
     with app.app_context():
-        SimpleWorker([ext.queue], connection=ext.redis).work(burst=True)
+        BurstWorker([ext.queue], connection=ext.redis).work(burst=True)
     assert service.status(plan.broadcast_id).broadcast.status == "sent" and len(fake_api.mass_sends()) == 1
 
 

@@ -9,7 +9,7 @@ import pytest
 from bot.bookings import orders
 from bot.devtools import pay_setup
 from bot.infra.clock import SEOUL, Clock
-from bot.infra.queue import PAYMENTS_SWEEP_JOB, Worker, make_queue
+from bot.infra.queue import PAYMENTS_SWEEP_JOB, REMINDERS_JOB, Worker, make_queue
 from tests.app.test_booking_chat import book_nanta
 from tests.support import Payer
 
@@ -40,10 +40,10 @@ def test_workers_queue_one_sweep_a_minute_between_them(real_redis):
     workers = [Worker([queue], connection=real_redis) for _ in range(3)]
     for worker in workers * 2:  # three workers, two maintenance passes each, within the minute
         worker.run_maintenance_tasks()
-    assert [job.func_name for job in queue.get_jobs()] == [PAYMENTS_SWEEP_JOB]
-    real_redis.delete(f"rq:periodic:{queue.name}:{PAYMENTS_SWEEP_JOB}")  # the minute is over
+    assert [job.func_name for job in queue.get_jobs()] == [PAYMENTS_SWEEP_JOB, REMINDERS_JOB]
+    real_redis.delete(f"rq:periodic:{queue.name}:{PAYMENTS_SWEEP_JOB}")  # the minute is over, not the hour
     workers[0].run_maintenance_tasks()
-    assert len(queue.get_jobs()) == 2
+    assert [job.func_name for job in queue.get_jobs()] == [PAYMENTS_SWEEP_JOB, REMINDERS_JOB, PAYMENTS_SWEEP_JOB]
 
 
 def test_the_dev_runners_simulated_payment_needs_the_pages_link(app_factory, fake_pay, openid):

@@ -71,7 +71,7 @@ def test_a_statement_or_lock_wait_past_the_timeout_fails_instead_of_holding_a_wo
 def test_a_hand_off_the_database_refuses_is_queued_and_recorded_by_a_worker_once_it_is_back(pg_migrated_db,
                                                                                          real_redis, fake_api):
     from bot.infra.db.models import HandoffRequest
-    from bot.infra.queue import SimpleWorker
+    from bot.infra.queue import BurstWorker
 
     down = make_config(Backend("servers", REDIS_URL, "postgresql://postgres@127.0.0.1:9/test"), fake_api,
                        handoff__kf_enabled=False)
@@ -84,8 +84,8 @@ def test_a_hand_off_the_database_refuses_is_queued_and_recorded_by_a_worker_once
         assert "已转告工作人员" in reply["Content"]  # true: the queue holds it until the database takes it
         assert ext.queue.count == 1
         with later.app_context():
-            SimpleWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)
-            SimpleWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)  # nothing twice
+            BurstWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)
+            BurstWorker([later.extensions["yjy"].queue], connection=ext.redis).work(burst=True)  # nothing twice
         with later.extensions["yjy"].db.session() as session:
             rows = session.scalars(select(HandoffRequest).where(
                 HandoffRequest.openid == "oHANDOFF0000000000000000000")).all()

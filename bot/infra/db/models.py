@@ -115,6 +115,7 @@ class Booking(_Reservation, Base):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     redeemed_by: Mapped[str | None] = mapped_column(String(60))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the day-before reminder
 
     __table_args__ = (Index("ix_bookings_status_hold", "status", "hold_until"),
                       Index("ix_bookings_day_product", "day", "product_id"))
