@@ -85,7 +85,10 @@ class InProcess:
         self.sender = WeChatSender(w.token, w.appid, w.encoding_aes_key,
                                    w.mode if w.encoding_aes_key else "plain")  # what WeChat sends
         self.name = f"in-process ({w.mode} mode)"
-        self.configured_rates = self._rates_in_cache = self.services.rates
+        # The app's own rates, kept on the app: a conversation with `rates:` replaces them for its turns, and a
+        # target made later for the same app must still find the configured ones.
+        self.configured_rates = app.extensions.setdefault("yjy_configured_rates", self.services.rates)
+        self._rates_in_cache = self.services.rates
 
     @classmethod
     def of(cls, app: Any) -> InProcess:
