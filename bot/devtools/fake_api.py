@@ -58,7 +58,7 @@ class FakeWeChatAPI:
         self._mass_by_client_id: dict[Any, int] = {}
         self.media: dict[str, Any] = {}  # media_id -> what was uploaded (bytes of a thumb, articles of news)
         self.kf_online: list[dict[str, Any]] = []  # kf_online_list items: agents getonlinekflist reports online
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll: `stop()` waits for it (0.5 s by default, once per test that resets a server).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -244,7 +244,9 @@ class FakeWeChatAPI:
         return Handler
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A test server that does not print the tracebacks of callers that hung up."""
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 

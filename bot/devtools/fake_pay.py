@@ -41,7 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from bot.devtools.fake_api import QuietServer
 from bot.pay import crypto
 
 BEIJING = timezone(timedelta(hours=8))  # WeChat Pay writes every time in +08:00
@@ -172,7 +173,7 @@ class FakeWeChatPay:
         self.refunds: dict[str, dict[str, Any]] = {}  # out_refund_no -> {"request": body, "status", ...}
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll: close() waits for it (0.5 s by default).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -665,14 +666,6 @@ class FakeWeChatPay:
                 pass
 
         return Handler
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a caller that timed out and hung up
-            super().handle_error(request, client_address)
 
 
 def _get(source: Any, dotted: str) -> Any:

@@ -11,6 +11,7 @@ shared per process by the app itself (`Cards`, `Content.load`).
 """
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -93,6 +94,25 @@ def real_redis() -> Iterator[redis.Redis]:
 def fake_api() -> Iterator[FakeWeChatAPI]:
     with FakeWeChatAPI() as api:
         yield api
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As the machine notes say: without these, Chromium's own background calls hit a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, launched once for the browser tests (simulator, pay page)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ opens the card's link in WeChat's browser (WeixinJSBridge stubbed), pays, and th
 once WeChat Pay's notification has reached the app. Also a cancelled payment, and a browser outside WeChat."""
 from __future__ import annotations
 
-import os
 import re
 import threading
 from typing import Any, Iterator
@@ -15,10 +14,6 @@ from werkzeug.serving import make_server
 from tests.app.test_booking_chat import book_nanta
 from tests.support import APPID, Payer
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As the machine notes say: without these, Chromium's own background calls hit a closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 JSAPI = "/v3/global/transactions/jsapi"
 
 # WeChat's in-app browser, stubbed: the documented WeixinJSBridge.invoke("getBrandWCPayRequest", params, cb),
@@ -37,18 +32,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
   window.__csp.push(e.violatedDirective + " " + e.blockedURI);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

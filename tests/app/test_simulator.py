@@ -2,11 +2,9 @@
 Playwright), against the app served over real HTTP in safe mode."""
 from __future__ import annotations
 
-import os
 import re
 import threading
 from datetime import datetime
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +13,6 @@ from werkzeug.serving import make_server
 from bot.devtools import simulator
 from bot.infra.clock import Clock
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As the machine notes say: without these, Chromium's own background calls hit a closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 WINTER = datetime(2026, 12, 5, 11, 0, tzinfo=ZoneInfo("Asia/Seoul"))
 
 
@@ -70,18 +64,6 @@ def test_broadcast_preview_renders_without_sending(sim_app, fake_api):
                                                                         "news: [{attraction: atlantis}]\n"})
     assert bad.status_code == 400 and bad.json["line"] == 3 and "no attraction 'atlantis'" in bad.json["error"]
     assert fake_api.calls == []  # a preview here uploads and sends nothing
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
