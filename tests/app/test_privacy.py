@@ -64,6 +64,35 @@ def test_a_database_error_does_not_carry_the_travelers_details(db):
     assert [v for v in ("EA7654321", "WWWWWWWW", "1987-06-05", "1987, 6, 5") if v in message] == []
 
 
+def test_the_servers_own_row_details_stay_out_of_the_log(db):
+    """PostgreSQL quotes the row in its DETAIL line ("Key (...)=(EA7654321)"); the log's formatter masks it."""
+    import io
+    import logging
+
+    from bot.infra.logs import LINE, ScrubbingFormatter
+
+    booking = booked(db, "o-log", 2)
+    row = dict(booking_ref=booking.ref, passport_no="EA7654321", name="ZHANG WEI", nationality="CHN",
+               birth_date=date(1987, 6, 5), received_at=NOW)
+    with db.session() as s:
+        s.execute(db.insert(BookingTraveler).values(row))
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(ScrubbingFormatter(LINE))
+    log = logging.getLogger("test.privacy.rows")
+    log.addHandler(handler)
+    try:
+        with db.session() as s:  # the same traveler twice: a unique violation
+            s.execute(db.insert(BookingTraveler).values(row))
+    except DBAPIError:
+        log.exception("could not file the traveler")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "could not file the traveler" in text and "IntegrityError" in text
+    assert "EA7654321" not in text and "ZHANG WEI" not in text
+
+
 # --- 2. a name longer than the column, through the chat -----------------------------------------------
 def test_a_too_long_passport_name_is_answered_politely_with_the_limit(app, openid):
     ext = app.extensions["yjy"]
