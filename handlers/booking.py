@@ -273,10 +273,12 @@ def cancel_booking(msg: Incoming, ctx: Context) -> Reply:
     now: datetime = ctx.services.clock.now()
     result = bookings.cancel(ctx.services.db, ctx.services.content.products, msg.openid, ref, now)
     deadline = result.deadline.strftime("%m月%d日 %H:%M") if result.deadline else ""
-    if result.status == "refunding":
-        try:
+    try:
+        if result.status == "refunding":
             queue.enqueue_refunds(ctx.services.queue)
-        except Exception:  # noqa: BLE001 - the refund is recorded; the payments sweep sends it
-            log.exception("could not queue the refund of %s", ref)
+        elif result.status == "cancelled" and result.booking is not None and result.booking.prepay_id:
+            queue.enqueue_close_cancelled(ctx.services.queue, result.booking.ref)
+    except Exception:  # noqa: BLE001 - recorded in the database; the payments sweep sends refunds, and a late
+        log.exception("could not queue the follow-up of cancelling %s", ref)  # payment is refunded anyway
     return ctx.cards.text("booking_cancelled", ctx.lang, result=result, ref=ref, deadline=deadline,
                           refund=result.refund_krw)

@@ -271,6 +271,22 @@ class Payments:
             except PayError as exc:  # closed already, or WeChat busy: a late payment is refunded anyway
                 log.info("closing %s at WeChat Pay: %s", booking.ref, exc.code)
 
+    def close_cancelled(self, ref: str, now: datetime) -> str:
+        """An unpaid order the traveler cancelled: its WeChat Pay order is closed so it can no longer be paid
+        (asked first: a payment that slipped in is applied, which refunds it). Raises PayError when WeChat Pay
+        refuses for now (Global closes no order in its first 5 minutes): the job retries."""
+        pay = self._client()
+        booking = orders.get(self.db, ref)
+        if booking is None or booking.status != Status.CANCELLED or not booking.prepay_id:
+            return "nothing to close"
+        tx = pay.query(ref)
+        if tx is not None and tx.trade_state == "SUCCESS":
+            return self.apply_transaction(tx, now, "job:close")
+        if tx is None or tx.trade_state == "CLOSED":
+            return "closed"
+        pay.close(ref)
+        return "closed"
+
     def sweep(self, now: datetime) -> SweepReport:
         """Everything a lost notification or a stopped worker could leave behind; safe to run any time,
         from any number of workers."""

@@ -23,6 +23,7 @@ AFTER_PAYMENT_JOB = "bot.jobs.after_payment"
 PAYMENTS_SWEEP_JOB = "bot.jobs.payments_sweep"
 SEND_REFUNDS_JOB = "bot.jobs.send_refunds"
 REMINDERS_JOB = "bot.jobs.send_booking_reminders"
+CLOSE_CANCELLED_JOB = "bot.jobs.close_cancelled_order"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
@@ -125,3 +126,10 @@ def enqueue_refunds(queue: Queue) -> None:
     """Send the refunds requested (a cancellation, staff): the same out_refund_no on every retry."""
     queue.enqueue(SEND_REFUNDS_JOB, retry=Retry(max=5, interval=[30, 60, 300, 900, 3600]), job_timeout=120,
                   result_ttl=86400)
+
+
+def enqueue_close_cancelled(queue: Queue, ref: str) -> None:
+    """Close the WeChat Pay order of an unpaid booking the traveler cancelled; WeChat Pay Global closes no order
+    in its first 5 minutes, hence the retries."""
+    queue.enqueue(CLOSE_CANCELLED_JOB, ref, retry=Retry(max=5, interval=[60, 300, 600, 1800, 3600]),
+                  job_timeout=60, result_ttl=86400)

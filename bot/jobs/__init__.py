@@ -168,6 +168,17 @@ def send_refunds() -> str:
     return f"refunds sent {len(report.refunds_sent)}, not yet {len(report.errors)}"
 
 
+def close_cancelled_order(ref: str) -> str:
+    """An unpaid order the traveler cancelled can no longer be paid; a payment that slipped in is refunded."""
+    from bot.infra import queue
+
+    ext = current_app.extensions["yjy"]
+    outcome = ext.payments.close_cancelled(ref, ext.clock.now())
+    if outcome == "refund_cancelled":
+        queue.enqueue_after_payment(ext.queue, ref, outcome)
+    return outcome
+
+
 def payments_sweep() -> str:
     """Expire unpaid holds that ran out, apply payments whose notification was lost, send and check refunds."""
     ext = current_app.extensions["yjy"]

@@ -11,7 +11,7 @@ from bot.devtools import pay_setup
 from bot.infra.clock import SEOUL, Clock
 from bot.infra.queue import PAYMENTS_SWEEP_JOB, REMINDERS_JOB, Worker, make_queue
 from tests.app.test_booking_chat import book_nanta
-from tests.support import Payer
+from tests.support import Payer, WeChat
 
 AFTER_THE_HOLD = datetime(2026, 11, 25, 10, 16, tzinfo=SEOUL)  # book_nanta books at 10:00, held 15 minutes
 
@@ -58,3 +58,25 @@ def test_the_dev_runners_simulated_payment_needs_the_pages_link(app_factory, fak
     assert client.post(f"/dev/pay/{ref}?{query}").status_code == 200
     assert fake_pay.orders[ref]["trade_state"] == "SUCCESS"
     assert client.post(f"/dev/pay/{ref}?{query}").status_code == 409  # paid already
+
+
+def test_cancelling_an_unpaid_order_closes_it_at_wechat_pay(app, fake_pay, openid):
+    ref, _ = book_nanta(app, openid)
+    payer = Payer(app, fake_pay)
+    payer.checkout(ref)
+    assert "不会扣款" in WeChat(app).say(openid, f"取消订单 {ref}")["Content"]
+    payer.run_jobs()
+    assert fake_pay.orders[ref]["trade_state"] == "CLOSED"  # the traveler can no longer pay it
+
+
+def test_a_payment_that_slipped_in_before_the_cancellation_is_refunded(app, fake_api, fake_pay, openid):
+    ref, _ = book_nanta(app, openid)
+    payer = Payer(app, fake_pay)
+    payer.checkout(ref)
+    fake_pay.pay(ref)  # paid, but its notification is still on its way
+    WeChat(app).say(openid, f"取消订单 {ref}")
+    payer.run_jobs()
+    assert orders.get(app.extensions["yjy"].db, ref).status == "refunding"
+    assert [r["out_trade_no"] for r in fake_pay.refunds.values()] == [ref]
+    told = [c.body["text"]["content"] for c in fake_api.calls_to("message/custom/send")]
+    assert any("付款前已取消" in t for t in told)
