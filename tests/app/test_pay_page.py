@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.app.test_booking_chat import book_nanta
-from tests.support import APPID, Payer
+from tests.support import APPID, Payer, WeChat
 
 JSAPI = "/v3/global/transactions/jsapi"
 
@@ -132,6 +132,13 @@ def test_paying_in_wechat_shows_the_qr_code_once_the_notification_is_in(live, ta
     assert "已付款" in page.inner_text(".status")
     assert page.locator("#pay").count() == 0
     assert page.evaluate("window.__payCalls") == []  # a fresh page: nothing invoked after the reload
+
+    # The traveler cancels in the chat, in time: the refund goes to WeChat Pay, which pays it back.
+    assert "退款 ₩110,000" in WeChat(app).say(openid, f"取消订单 {ref}")["Content"]
+    assert [r.status_code for r in Payer(app, fake_pay).finish_refunds(ref)] == [204]
+    page.reload()
+    assert "已退款" in page.inner_text(".status")
+    assert page.locator("svg").count() == 0 and "5678" not in page.inner_text("body")  # nothing left to show
     tab.clean()
 
 
