@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.conversation.router import Dispatcher, Router
     from bot.conversation.state import RedisStateStore
     from bot.infra.db import Database
+    from bot.live.store import LiveStore
     from bot.pay.client import WeChatPay
     from bot.travel.rates import Rates
     from bot.wechat.client import SharedTokenClient
@@ -124,6 +125,12 @@ class Services:
         provider = (FileRatesProvider(r.file) if r.provider == "file"
                     else HttpRatesProvider(r.url, r.timeout_seconds))
         return Rates(provider, self.redis, self.keys, r.ttl_seconds)
+
+    @cached_property
+    def live_store(self) -> LiveStore:
+        from bot.live.store import LiveStore
+
+        return LiveStore(self.redis, self.keys)
 
     @cached_property
     def pay(self) -> WeChatPay | None:

@@ -62,6 +62,13 @@ ENV_OVERRIDES: dict[str, str] = {
     "STAFF_TOKENS": "bookings.staff",
     "BOOKING_REMINDER_TEMPLATE_ID": "bookings.reminder_template_id",
     "BOOKING_REFUND_TEMPLATE_ID": "bookings.refund_template_id",
+    "EXIM_API_KEY": "live.exim_key",
+    "EXIM_API_URL": "live.exim_url",
+    "DATA_GO_KR_KEY": "live.data_go_kr_key",
+    "KMA_API_URL": "live.kma_url",
+    "AIRKOREA_API_URL": "live.airkorea_url",
+    "SEOUL_OPENAPI_KEY": "live.seoul_key",
+    "SEOUL_CITYDATA_URL": "live.seoul_citydata_url",
     "WECHAT_PAY_API_BASE_URL": "pay.api_base_url",
     "WECHAT_PAY_MODE": "pay.mode",
     "WECHAT_PAY_MCHID": "pay.mchid",
@@ -151,6 +158,40 @@ class PayConfig:
     @property
     def institutional(self) -> bool:
         return self.mode == "global" and bool(self.sub_mchid)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Live data sources (official, free with a key). A source without its key uses the recorded fixtures in
+    content/live/ and says so; each URL defaults to the real service."""
+
+    exim_key: str = field(default="", repr=False)
+    exim_url: str = "https://oapi.koreaexim.go.kr/site/program/financial/exchangeJSON"
+    data_go_kr_key: str = field(default="", repr=False)  # KMA short-term forecast and AirKorea
+    kma_url: str = "https://apis.data.go.kr/1360000/VilageFcstInfoService_2.0"
+    airkorea_url: str = "https://apis.data.go.kr/B552584/ArpltnInforInqireSvc"
+    seoul_key: str = field(default="", repr=False)
+    seoul_citydata_url: str = "http://openapi.seoul.go.kr:8088"
+    timeout_seconds: float = 3.0  # a refresh job's call; a traveler's request never waits on a source this long
+    quotas: dict[str, int] = field(default_factory=lambda: {"exim": 1000, "kma": 10000, "airkorea": 500,
+                                                            "seoul": 1000})
+
+
+def _live(r: _Reader) -> LiveConfig:
+    base = LiveConfig()
+    values: dict[str, Any] = {}
+    for key in ("exim_key", "data_go_kr_key", "seoul_key"):
+        values[key] = r.text(f"live.{key}", required=False)
+    for key in ("exim_url", "kma_url", "airkorea_url", "seoul_citydata_url"):
+        values[key] = (r.url(f"live.{key}", ("http", "https")).rstrip("/") if r.raw(f"live.{key}")
+                       else getattr(base, key))
+    quotas = dict(base.quotas)
+    raw = r.raw("live.quotas") or {}
+    if not isinstance(raw, dict):
+        raise r.error("live.quotas", "must map a source (exim, kma, airkorea, seoul) to calls per day")
+    for source in raw:
+        quotas[str(source)] = r.number(f"live.quotas.{source}", int, 1, 10_000_000)
+    return LiveConfig(timeout_seconds=_optional(r, "live.timeout_seconds", 0.2, 30, 3.0), quotas=quotas, **values)
 
 
 _PAY_REQUIRED = ("mchid", "cert_serial", "private_key_file", "apiv3_key", "platform_public_key_file",
@@ -249,6 +290,7 @@ class Config:
     bookings: BookingsConfig
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     pay: PayConfig = field(default_factory=PayConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     database_statement_timeout_seconds: float = 10.0  # PostgreSQL: a statement (or a lock wait) past this fails
     database_pool_timeout_seconds: float = 2.0  # waiting for a free pooled connection
     simulator: bool = False  # /simulator: a chat page for testers; never on in production
@@ -477,8 +519,10 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         refund_template_id=r.text("bookings.refund_template_id", required=False),
     )
     pay = _pay(r)
+    live = _live(r)
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret,
-                                pay.apiv3_key, *(login.token for login in bookings.staff)) if s)
+                                pay.apiv3_key, *(login.token for login in bookings.staff), live.exim_key,
+                                live.data_go_kr_key, live.seoul_key) if s)
     return Config(
         source=str(path),
         dev=dev,
@@ -500,6 +544,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         bookings=bookings,
         handoff=_handoff(r),
         pay=pay,
+        live=live,
         database_statement_timeout_seconds=_optional(r, "database.statement_timeout_seconds", 0.1, 600, 10.0),
         database_pool_timeout_seconds=_optional(r, "database.pool_timeout_seconds", 0.1, 60, 2.0),
         simulator=r.flag("simulator.enabled"),

@@ -38,6 +38,21 @@ class Keys:
     def rates_lock(self) -> str:
         return f"{self.base}:rates:lock"
 
+    def live(self, kind: str, key: str) -> str:
+        """The last reading of one live source (weather for a grid cell, air at a station, a hotspot's crowd)."""
+        return f"{self.base}:live:{kind}:{key}"
+
+    def live_lock(self, kind: str, key: str) -> str:
+        return f"{self.base}:live:{kind}:{key}:lock"
+
+    def live_calls(self, source: str, day: str) -> str:
+        """Calls made to a source on one day (its quota), counted across workers."""
+        return f"{self.base}:live-calls:{source}:{day}"
+
+    def live_asked(self, kind: str) -> str:
+        """What travelers asked about lately (a sorted set by time): refreshed first."""
+        return f"{self.base}:live-asked:{kind}"
+
     def access_token_lock(self) -> str:
         return f"{self.base}:access_token:lock"
 
