@@ -119,11 +119,20 @@ class Services:
 
     @cached_property
     def rates(self) -> Rates:
-        from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates
+        from bot.travel.rates import FileRatesProvider, HttpRatesProvider, Rates, RatesProvider
 
         r = self.config.rates
-        provider = (FileRatesProvider(r.file) if r.provider == "file"
-                    else HttpRatesProvider(r.url, r.timeout_seconds))
+        provider: RatesProvider
+        if r.provider == "exim":
+            from bot.live.rates import EximRatesProvider
+
+            live = self.config.live
+            provider = EximRatesProvider(live.exim_url, live.exim_key, r.timeout_seconds, self.live_store,
+                                         live.quotas["exim"], lambda: self.clock.now())
+        elif r.provider == "http":
+            provider = HttpRatesProvider(r.url, r.timeout_seconds)
+        else:
+            provider = FileRatesProvider(r.file)
         return Rates(provider, self.redis, self.keys, r.ttl_seconds)
 
     @cached_property

@@ -162,13 +162,13 @@ def _coupon(ctx: Context, product: Product, party: Party) -> tuple[Any, int]:
 def _prices(ctx: Context, product: Product, party: Party, discount: int = 0) -> dict[str, Any]:
     """KRW total (after `discount`) and, when rates are available, about how much that is in yuan."""
     total = product.price(party.adults, party.children) - discount
-    cny = ""
+    cny = rate_day = ""
     quote = ctx.services.rates.quote()
     if quote is not None:
         value = quote.table.convert(Decimal(total), "KRW", "CNY")
         if value is not None:
-            cny = f"{value:,.0f}"
-    return {"total_krw": total, "total_cny": cny, "party": party}
+            cny, rate_day = f"{value:,.0f}", f"{quote.table.as_of.astimezone(SEOUL):%Y-%m-%d}"
+    return {"total_krw": total, "total_cny": cny, "rate_day": rate_day, "party": party}
 
 
 def _today(ctx: Context) -> date:
@@ -219,11 +219,11 @@ def _booked_card(ctx: Context, booking: Any, again: bool = False) -> Reply:
     catalogue = ctx.services.content.products
     hold = in_seoul(booking.hold_until).strftime("%H:%M") if booking.hold_until else ""
     product = catalogue.get(booking.product_id)
+    prices = _prices(ctx, product, Party(booking.adults, booking.children), booking.discount_krw) if product else {}
     return ctx.cards.news("booking_done", ctx.lang, booking=booking, again=again, names=catalogue.names(ctx.lang),
                           day=_day_view(ctx, booking.day), hold_until=hold,
                           simulated=ctx.services.config.pay.simulated,
-                          cny=_prices(ctx, product, Party(booking.adults, booking.children),
-                                      booking.discount_krw)["total_cny"] if product else "",
+                          total_cny=prices.get("total_cny", ""), rate_day=prices.get("rate_day", ""),
                           passport=booking.product_id in catalogue.needing_passports,
                           url=links.booking_url(ctx.services.config, booking))
 

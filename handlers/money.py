@@ -8,6 +8,7 @@ from bot.conversation.followups import remember_money
 from bot.conversation.router import Context, Router
 from bot.infra.clock import SEOUL
 from bot.travel.money import MAX_AMOUNT, MoneyQuery
+from bot.travel.rates import RateTable
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
@@ -29,6 +30,13 @@ def _age_text(seconds: float, lang: str) -> str:
     return f"{hours // 24} 天" if lang != "en" else f"{hours // 24} days"
 
 
+def _row(table: RateTable, code: str, names: dict[str, str]) -> dict[str, str]:
+    """One currency's reference rate, and the bank's wire buying / selling rates when the source gives them."""
+    buy, sell = table.buy.get(code), table.sell.get(code)
+    return {"name": names[code], "rate": _rate_text(table.rates[code]),
+            "buy": _rate_text(buy) if buy else "", "sell": _rate_text(sell) if sell else ""}
+
+
 @router.on_intent("money")
 @router.on_click("RATES")
 def money(msg: Incoming, ctx: Context) -> Reply:
@@ -40,14 +48,18 @@ def money(msg: Incoming, ctx: Context) -> Reply:
     table = quote.table
     names = {code: c.name.get(ctx.lang, c.name["zh-CN"]) for code, c in parser.currencies.items()}
     now = ctx.services.clock.now()
+    as_of = table.as_of.astimezone(SEOUL)
     common = dict(
-        as_of=table.as_of.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M"), source=table.source,
+        as_of=as_of.strftime("%Y-%m-%d %H:%M"), source=table.label or table.source,
         stale_age=_age_text(quote.age_seconds(), ctx.lang) if quote.stale else "",
         old=now - table.as_of > OLD_AFTER, base=names.get(table.base, table.base),
+        # A weekend, a holiday or a morning before the bank publishes: the last business day's rates, said so.
+        earlier_day=ctx.cards.ui[ctx.cards.lang(ctx.lang)]["weekday"][as_of.weekday()]
+        if table.label and as_of.date() < now.astimezone(SEOUL).date() and not quote.stale else "",
     )
     if query.kind == "rate":
         codes = query.currencies or tuple(c for c in parser.currencies if c != table.base)
-        rows = [{"name": names[c], "rate": _rate_text(table.rates[c])} for c in codes if c in table.rates]
+        rows = [_row(table, c, names) for c in codes if c in table.rates]
         missing = [names[c] for c in codes if c not in table.rates and c != table.base]
         return ctx.cards.text("money_rates", ctx.lang, rows=rows, missing=missing, **common)
 
@@ -67,7 +79,7 @@ def money(msg: Incoming, ctx: Context) -> Reply:
         missing = [names[query.source]]
         results = []
     rate_codes = [c for c in (query.source, *query.targets) if c != table.base and c in table.rates]
-    rates = [{"name": names[c], "rate": _rate_text(table.rates[c])} for c in dict.fromkeys(rate_codes)]
+    rates = [_row(table, c, names) for c in dict.fromkeys(rate_codes)]
     return ctx.cards.text("money_convert", ctx.lang, amount=source.format(query.amount),
                           source_name=names[query.source],
                           results=results, rates=rates, missing=missing, **common)

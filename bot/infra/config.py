@@ -106,7 +106,7 @@ class WebhookConfig:
 
 @dataclass(frozen=True)
 class RatesConfig:
-    provider: str  # file | http
+    provider: str  # file | http | exim (decided at start: see rates.provider in config.yaml)
     file: Path
     url: str
     ttl_seconds: int
@@ -491,9 +491,14 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     if not content_dir.is_dir():
         raise r.error("content_dir", f"{content_dir} is not a folder")
     rates_url = r.text("rates.url", required=False)
-    rates_provider = r.text("rates.provider", required=False, default="http" if rates_url else "file")
-    if rates_provider not in ("file", "http"):
-        raise r.error("rates.provider", "must be file or http")
+    rates_provider = r.text("rates.provider", required=False, default="auto")
+    if rates_provider not in ("auto", "file", "http", "exim"):
+        raise r.error("rates.provider", "must be auto, file, http or exim")
+    if rates_provider == "auto":  # RATES_FILE wins when set, then the Eximbank with a key, then RATES_URL
+        rates_provider = ("file" if "rates.file" in r.env_sources else "exim" if r.raw("live.exim_key")
+                          else "http" if rates_url else "file")
+    if rates_provider == "exim" and not r.raw("live.exim_key"):
+        raise r.error("rates.provider", "exim needs the Eximbank key: set EXIM_API_KEY")
     if rates_provider == "http":
         rates_url = r.url("rates.url", ("http", "https"))
     rates_file = Path(r.text("rates.file", required=False, default="content/rates.yaml"))

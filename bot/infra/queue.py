@@ -24,6 +24,7 @@ PAYMENTS_SWEEP_JOB = "bot.jobs.payments_sweep"
 SEND_REFUNDS_JOB = "bot.jobs.send_refunds"
 REMINDERS_JOB = "bot.jobs.send_booking_reminders"
 CLOSE_CANCELLED_JOB = "bot.jobs.close_cancelled_order"
+RATES_JOB = "bot.jobs.refresh_rates"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
@@ -41,7 +42,7 @@ WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on ti
 # Jobs every worker's maintenance pass queues, at most once per period across all workers and hosts (a Redis
 # key per job, SET NX EX): the payments sweep finds lost notifications and expired holds even if the job
 # scheduled for a hold was lost with a Redis that restarted without persistence.
-PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600))
+PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600), (RATES_JOB, 600))
 
 
 class _QuickStop(BaseWorker):

@@ -179,6 +179,15 @@ def close_cancelled_order(ref: str) -> str:
     return outcome
 
 
+def refresh_rates() -> str:
+    """Today's exchange rates into the shared cache (one call to the source; a holiday keeps the last ones)."""
+    ext = current_app.extensions["yjy"]
+    quote = ext.rates.refresh()
+    if quote is None:
+        return "no rates"
+    return f"rates of {quote.table.as_of:%Y-%m-%d}{' (stale: the source failed)' if quote.stale else ''}"
+
+
 def payments_sweep() -> str:
     """Expire unpaid holds that ran out, apply payments whose notification was lost, send and check refunds."""
     ext = current_app.extensions["yjy"]

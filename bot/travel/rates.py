@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +25,9 @@ from bot.infra.yamlfile import SourceError
 log = logging.getLogger(__name__)
 
 
+REMOTE_STALE_SECONDS = 2 * 3600  # no refresh for this long: the reply says the rates could not be updated
+
+
 class RatesError(Exception):
     """The provider could not produce a valid rate table (the message says why)."""
 
@@ -35,6 +38,11 @@ class RateTable:
     as_of: datetime
     source: str
     rates: dict[str, Decimal]
+    # A bank's wire rates where the source gives them (Korea Eximbank's TTB / TTS): what a counter pays for
+    # one unit (buy) and asks for it (sell), around the reference rate.
+    buy: dict[str, Decimal] = field(default_factory=dict)
+    sell: dict[str, Decimal] = field(default_factory=dict)
+    label: str = ""  # the source in a few words, for the reply's short line ("" = `source`)
 
     def per_unit(self, code: str) -> Decimal | None:
         """Base units per one unit of `code` (1 for the base itself)."""
@@ -48,7 +56,9 @@ class RateTable:
 
     def to_json(self) -> str:
         return json.dumps({"base": self.base, "as_of": self.as_of.isoformat(), "source": self.source,
-                           "rates": {k: str(v) for k, v in self.rates.items()}})
+                           "rates": {k: str(v) for k, v in self.rates.items()},
+                           "buy": {k: str(v) for k, v in self.buy.items()},
+                           "sell": {k: str(v) for k, v in self.sell.items()}, "label": self.label})
 
 
 def table_from(data: Any, where: str) -> RateTable:
@@ -66,22 +76,33 @@ def table_from(data: Any, where: str) -> RateTable:
         raise RatesError(f"{where}: as_of needs a UTC offset (e.g. +09:00)")
     if not isinstance(data["rates"], dict):
         raise RatesError(f"{where}: rates must map currency codes to numbers")
-    rates = {}
-    for code, value in data["rates"].items():
+    rates = _numbers(data["rates"], where, "rate")
+    buy = _numbers(data.get("buy") or {}, where, "buying rate")
+    sell = _numbers(data.get("sell") or {}, where, "selling rate")
+    return RateTable(str(data["base"]).upper(), as_of, str(data["source"]), rates, buy, sell,
+                     str(data.get("label") or ""))
+
+
+def _numbers(values: Any, where: str, what: str) -> dict[str, Decimal]:
+    if not isinstance(values, dict):
+        raise RatesError(f"{where}: {what}s must map currency codes to numbers")
+    out = {}
+    for code, value in values.items():
         try:
             rate = Decimal(str(value))
         except InvalidOperation:
-            raise RatesError(f"{where}: rate for {code} is not a number: {value!r}") from None
+            raise RatesError(f"{where}: {what} for {code} is not a number: {value!r}") from None
         if not rate.is_finite() or rate <= 0:
-            raise RatesError(f"{where}: rate for {code} must be positive, got {value!r}")
-        rates[str(code).upper()] = rate
-    return RateTable(str(data["base"]).upper(), as_of, str(data["source"]), rates)
+            raise RatesError(f"{where}: {what} for {code} must be positive, got {value!r}")
+        out[str(code).upper()] = rate
+    return out
 
 
 class RatesProvider(Protocol):
     name: str
 
-    def load(self) -> RateTable: ...
+    def load(self, previous: RateTable | None = None) -> RateTable:
+        """A fresh table; `previous` is the last good one (a source with nothing new today may answer it)."""
 
 
 class FileRatesProvider:
@@ -91,7 +112,7 @@ class FileRatesProvider:
         self.path = path
         self.name = f"file {path}"
 
-    def load(self) -> RateTable:
+    def load(self, previous: RateTable | None = None) -> RateTable:
         try:
             doc = yamlfile.load(self.path)
         except SourceError as exc:
@@ -111,12 +132,14 @@ class StaticRatesProvider:
         self.table = RateTable("KRW", as_of, source, dict(rates))
         self.name = source
 
-    def load(self) -> RateTable:
+    def load(self, previous: RateTable | None = None) -> RateTable:
         return self.table
 
 
 class HttpRatesProvider:
     """A JSON endpoint answering {"base": "KRW", "as_of": ..., "source": ..., "rates": {...}}."""
+
+    remote = True  # refreshed by the job, not inside a traveler's request
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url = url
@@ -124,7 +147,7 @@ class HttpRatesProvider:
         self.name = f"http {url}"
         self._http = requests.Session()
 
-    def load(self) -> RateTable:
+    def load(self, previous: RateTable | None = None) -> RateTable:
         try:
             response = self._http.get(self.url, timeout=self.timeout)
             response.raise_for_status()
@@ -172,7 +195,11 @@ class Rates:
             return None
 
     def quote(self) -> Quote | None:
-        """Fresh rates, or the last good ones marked stale, or None when there are none at all."""
+        """Fresh rates, or the last good ones marked stale, or None when there are none at all.
+
+        A remote source (the Eximbank, a URL) is called here only when nothing is cached: the refresh job
+        (`bot.jobs.refresh_rates`, every worker's maintenance pass) keeps the cache current, and a traveler
+        never waits for a source that has an answer on file."""
         try:
             cached = self._cached()
         except redis.RedisError as exc:
@@ -181,13 +208,26 @@ class Rates:
         now = time.time()
         if cached and now - cached[1] < self.ttl:
             return Quote(cached[0], cached[1], stale=False)
+        if cached and getattr(self.provider, "remote", False):  # the job's business; say so once it lags
+            return Quote(cached[0], cached[1], stale=now - cached[1] > max(REMOTE_STALE_SECONDS, 3 * self.ttl))
+        return self.refresh(cached)
+
+    def refresh(self, cached: tuple[RateTable, float] | None = None) -> Quote | None:
+        """Ask the provider now (the refresh job; a request with nothing cached); the last good rates, marked
+        stale, when it fails."""
+        now = time.time()
+        if cached is None:
+            try:
+                cached = self._cached()
+            except redis.RedisError:
+                cached = None
         try:
             if cached and not self.r.set(self.keys.rates_lock(), b"1", nx=True, ex=30):
                 return Quote(cached[0], cached[1], stale=False)  # another worker is refreshing
         except redis.RedisError:
             pass
         try:
-            table = self.provider.load()
+            table = self.provider.load(cached[0] if cached else None)
         except RatesError as exc:
             log.warning("rates: %s failed: %s", self.provider.name, exc)
             return Quote(cached[0], cached[1], stale=True) if cached else None

@@ -68,7 +68,9 @@ def product(product_id: str) -> Response:
     item = s.content.products.get(product_id)
     if item is None:
         return not_found()
-    return html_page(s.cards.page("product", page_lang(), product=item, adult_cny=_cny(s, item.adult_krw),
+    estimate = _cny(s, item.adult_krw)
+    return html_page(s.cards.page("product", page_lang(), product=item, adult_cny=estimate["cny"],
+                                  rate_day=estimate["rate_day"],
                               checked=s.content.products.checked))
 
 
@@ -90,7 +92,7 @@ def booking(ref: str) -> Response:
     if found.status == "pending_payment" and found.hold_until is not None:
         pay = dict(pay_query=links.booking_query(s.config.bookings.link_secret, found),
                    hold_until=f"{in_seoul(found.hold_until):%H:%M}",
-                   simulated=s.config.pay.simulated, cny=_cny(s, found.total_krw))
+                   simulated=s.config.pay.simulated, **_cny(s, found.total_krw))
     return private(html_page(s.cards.page("booking", page_lang(), booking=found, product=item,
                                           free_until=free_until, phone=mask_phone(found.phone), qr_svg=Markup(qr),
                                           travelers=travelers, mask=passports.mask, **pay)))
@@ -101,11 +103,13 @@ def private(response: ResponseT) -> ResponseT:
     return response
 
 
-def _cny(s: Any, krw: int) -> str:
-    """About how many yuan `krw` is at the cached rate ("" without rates)."""
+def _cny(s: Any, krw: int) -> dict[str, str]:
+    """About how many yuan `krw` is at the cached rate, and that rate's day ("" for both without rates)."""
     quote = s.rates.quote()
     value = quote.table.convert(Decimal(krw), "KRW", "CNY") if quote is not None else None
-    return f"{value:,.0f}" if value is not None else ""
+    if value is None or quote is None:
+        return {"cny": "", "rate_day": ""}
+    return {"cny": f"{value:,.0f}", "rate_day": f"{in_seoul(quote.table.as_of):%Y-%m-%d}"}
 
 
 def mask_phone(phone: str) -> str:
