@@ -58,7 +58,7 @@ def money(msg: Incoming, ctx: Context) -> Reply:
         if table.label and as_of.date() < now.astimezone(SEOUL).date() and not quote.stale else "",
     )
     if query.kind == "rate":
-        codes = query.currencies or tuple(c for c in parser.currencies if c != table.base)
+        codes = query.currencies or tuple(c for c in parser.listed if c != table.base)
         rows = [_row(table, c, names) for c in codes if c in table.rates]
         missing = [names[c] for c in codes if c not in table.rates and c != table.base]
         return ctx.cards.text("money_rates", ctx.lang, rows=rows, missing=missing, **common)

@@ -125,10 +125,12 @@ class MoneyQuery:
 
 
 class MoneyParser:
-    def __init__(self, currencies: dict[str, Currency], home: str, local: str) -> None:
+    def __init__(self, currencies: dict[str, Currency], home: str, local: str,
+                 listed: tuple[str, ...] = ()) -> None:
         self.currencies = currencies
         self.home = home
         self.local = local
+        self.listed = listed or tuple(currencies)  # what "汇率" alone lists; any other is named to be shown
         words = [(fold(w), c.code) for c in currencies.values() for w in c.words]
         symbols = [(fold(s), c.code) for c in currencies.values() for s in c.symbols]
         self._words = sorted(words + symbols, key=lambda pair: -len(pair[0]))
@@ -167,7 +169,10 @@ class MoneyParser:
         for key in ("home", "local"):
             if data.get(key) not in currencies:
                 raise doc.error(key, f"must be one of {sorted(currencies)}")
-        return cls(currencies, data["home"], data["local"])
+        listed = data.get("listed") or list(currencies)
+        if not isinstance(listed, list) or any(code not in currencies for code in listed):
+            raise doc.error("listed", f"expected a list of the codes above: {sorted(currencies)}")
+        return cls(currencies, data["home"], data["local"], tuple(listed))
 
     def _mentions(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, code) of every currency word or symbol, longest first, not overlapping."""

@@ -137,3 +137,12 @@ def real_or_fake_redis(backend):  # type: ignore[no-untyped-def]
         client.flushdb()
         return client
     return fakeredis.FakeRedis()
+
+
+def test_other_currencies_the_bank_publishes_answer_when_named(rates_app, openid):
+    _at(rates_app, FRIDAY)
+    wx = WeChat(rates_app)
+    baht = wx.say(openid, "100泰铢换多少韩元")["Content"]
+    assert "3,781 韩元" in baht and "1 泰铢 = 37.81 韩元" in baht  # the fake's THB test value
+    assert "暂时没有英镑的汇率" in wx.say(openid, "英镑汇率")["Content"]  # not in this answer: said, not guessed
+    assert "没有新台币的汇率" in wx.say(openid, "100台币换多少韩元")["Content"]  # the bank does not publish TWD
