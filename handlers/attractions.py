@@ -11,11 +11,13 @@ from bot.travel.routes import way
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
+from . import crowds
+
 router = Router("attractions")
 PAGE = 5  # items per text list: short enough to read on a phone
 
 
-def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
+def place_card(place: Place, ctx: Context, focus: str | None = None, crowd: str = "") -> Reply:
     """The one-article news card that opens the place's page; asking about a place is interest in its
     primary category. The place is what a follow-up with no place in it is about ("门票呢", "附近有什么吃的")."""
     ctx.state["last_place"] = place.id
@@ -23,7 +25,7 @@ def place_card(place: Place, ctx: Context, focus: str | None = None) -> Reply:
     if place.categories:
         _note_interest(ctx, place.categories[0])
     now = ctx.services.clock.now()
-    return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus,
+    return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus, crowd=crowd,
                           status=ctx.cards.status_line(place.status(now), ctx.lang, now),
                           url=ctx.cards.page_url(place, ctx.lang))
 
@@ -81,13 +83,15 @@ def follow_up(intent: str, captures: dict[str, Any], last_place: str | None) -> 
     return captures.get("place") or last_place, captures.get("focus") or FOCUS_OF_INTENT.get(intent)
 
 
+# Inline, as the money answer: the crowd line is one read of the live cache (Redis, with its short timeout); the
+# database and the WeChat API are what an inline handler must not touch.
 @router.on_intent("place", *FOCUS_OF_INTENT)
 def place(msg: Incoming, ctx: Context) -> Reply:
     place_id, focus = follow_up(ctx.intent, ctx.captures, ctx.state.get("last_place"))
     found = ctx.services.content.places.get(place_id) if place_id else None
     if found is None:
         return ctx.cards.text("which_place", ctx.lang)
-    return place_card(found, ctx, focus)
+    return place_card(found, ctx, focus, crowd=crowds.card_line(found, ctx))
 
 
 def category_menu(ctx: Context) -> Reply:

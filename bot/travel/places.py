@@ -80,6 +80,7 @@ class Place:
     tips: Text
     source: str
     line: int = 0  # where it is defined, for error messages
+    hotspot: str = ""  # its Seoul citydata area (AREA_NM, content/live/seoul_hotspots.yaml); "" when none
 
     @property
     def category(self) -> str:
@@ -174,8 +175,32 @@ class _Checker:
         return value
 
 
+HOTSPOTS_FILE = Path("live") / "seoul_hotspots.yaml"  # beside attractions.yaml: the areas a place may name
+
+
+def recorded_hotspots(path: Path) -> set[str]:
+    """The citydata area names recorded in `path` (content/live/seoul_hotspots.yaml)."""
+    doc = yamlfile.load(path)
+    rows = doc.data.get("hotspots") if isinstance(doc.data, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("area"), str) for r in rows):
+        raise doc.error("hotspots", "expected a list of {area: <AREA_NM>, code: .., category: ..}")
+    return {r["area"] for r in rows}
+
+
+def _hotspot(doc: Located, raw: Any, where: str, known: set[str] | None) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not raw.strip() or raw != raw.strip():
+        raise doc.error(where, f"expected a citydata area name (AREA_NM), got {raw!r}")
+    if known is not None and raw not in known:
+        raise doc.error(where, f"{raw!r} is not a hotspot in {HOTSPOTS_FILE} (spelled exactly: '·' is U+00B7)")
+    return raw
+
+
 def load_places(path: Path, categories: set[str]) -> Places:
     doc = yamlfile.load(path)
+    hotspots_path = path.parent / HOTSPOTS_FILE
+    known = recorded_hotspots(hotspots_path) if hotspots_path.is_file() else None
     c = _Checker(doc)
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("places"), list):
@@ -239,6 +264,7 @@ def load_places(path: Path, categories: set[str]) -> Places:
             tags={lang: tuple(tags_raw.get(lang) or ()) for lang in LANGS},
             summary=c.text(raw.get("summary"), f"{p}.summary"), tips=c.text(raw.get("tips"), f"{p}.tips"),
             source=str(raw.get("source") or ""), line=doc.line(p) or 0,
+            hotspot=_hotspot(doc, raw.get("hotspot"), f"{p}.hotspot", known),
         )
         if not place.source:
             raise doc.error(f"{p}.source", "every place needs its source")
