@@ -10,6 +10,7 @@ from . import (
     broadcasts,
     commands,
     coupons,
+    crowds,
     fallback,
     handoff,
     help,
@@ -19,11 +20,12 @@ from . import (
     passports,
     smalltalk,
     tax,
+    weather,
     welcome,
 )
 
 ROUTERS = [
     commands.router, handoff.router, help.router, welcome.router, booking.router, passports.router, broadcasts.router,
-    coupons.router, tax.router, money.router, info.router, attractions.router, nearby.router, smalltalk.router,
-    fallback.router,
+    coupons.router, tax.router, money.router, info.router, crowds.router, attractions.router, nearby.router,
+    weather.router, smalltalk.router, fallback.router,
 ]

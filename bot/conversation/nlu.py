@@ -299,6 +299,11 @@ class Understander:
         if named_product and places and places[0].term in named_product[1] and named_product[1] != places[0].term:
             # "景福宫韩服租赁多少钱": the product named after the palace, not the palace
             return Understanding("product", 1.0, False, {"product": named_product[0].id})
+        if places and "crowd" in contained and not focus:  # "明洞人多吗": how crowded it is, not its card
+            return Understanding("crowd", places[0].score, False, captures)
+        weather = max(("weather", "air"), key=lambda i: contained.get(i, 0.0))
+        if places and weather in contained and not focus:  # "明洞天气", "明洞空气怎么样": there, not its card
+            return Understanding(weather, places[0].score, False, captures)
         if places:
             return Understanding("place", places[0].score, False, captures)
         if product is not None:  # "DMZ", "DMZ多少钱": a bookable product that is not a place

@@ -42,7 +42,9 @@ WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on ti
 # Jobs every worker's maintenance pass queues, at most once per period across all workers and hosts (a Redis
 # key per job, SET NX EX): the payments sweep finds lost notifications and expired holds even if the job
 # scheduled for a hold was lost with a Redis that restarted without persistence.
-PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600), (RATES_JOB, 600))
+PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600), (RATES_JOB, 600),
+                                         ("bot.jobs.refresh_weather", 600), ("bot.jobs.refresh_air", 600),
+                                         ("bot.jobs.refresh_crowds", 600))
 
 
 class _QuickStop(BaseWorker):

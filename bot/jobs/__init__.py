@@ -188,6 +188,25 @@ def refresh_rates() -> str:
     return f"rates of {quote.table.as_of:%Y-%m-%d}{' (stale: the source failed)' if quote.stale else ''}"
 
 
+def _refresh_live(kind: str) -> str:
+    """One kind of live data into the shared cache, as `flask live refresh <kind>` does (quota counted)."""
+    from bot.cli.live import REFRESHERS
+
+    return "; ".join(REFRESHERS[kind](current_app.extensions["yjy"]))
+
+
+def refresh_weather() -> str:
+    return _refresh_live("weather")
+
+
+def refresh_air() -> str:
+    return _refresh_live("air")
+
+
+def refresh_crowds() -> str:
+    return _refresh_live("crowd")
+
+
 def payments_sweep() -> str:
     """Expire unpaid holds that ran out, apply payments whose notification was lost, send and check refunds."""
     ext = current_app.extensions["yjy"]
