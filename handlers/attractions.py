@@ -11,13 +11,14 @@ from bot.travel.routes import way
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
 
-from . import crowds
+from . import crowds, weather
 
 router = Router("attractions")
 PAGE = 5  # items per text list: short enough to read on a phone
 
 
-def place_card(place: Place, ctx: Context, focus: str | None = None, crowd: str = "") -> Reply:
+def place_card(place: Place, ctx: Context, focus: str | None = None, crowd: str = "",
+               weather_line: str = "") -> Reply:
     """The one-article news card that opens the place's page; asking about a place is interest in its
     primary category. The place is what a follow-up with no place in it is about ("门票呢", "附近有什么吃的")."""
     ctx.state["last_place"] = place.id
@@ -25,7 +26,7 @@ def place_card(place: Place, ctx: Context, focus: str | None = None, crowd: str 
     if place.categories:
         _note_interest(ctx, place.categories[0])
     now = ctx.services.clock.now()
-    return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus, crowd=crowd,
+    return ctx.cards.news("attraction", ctx.lang, place=place, focus=focus, crowd=crowd, weather=weather_line,
                           status=ctx.cards.status_line(place.status(now), ctx.lang, now),
                           url=ctx.cards.page_url(place, ctx.lang))
 
@@ -43,7 +44,7 @@ def _note_interest(ctx: Context, category: str) -> None:
 
 def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None = None,
               anchor: str | None = None, extras: dict[str, str] | None = None, start: int = 0,
-              collection: str | None = None) -> Reply:
+              collection: str | None = None, note: str = "") -> Reply:
     """A numbered text list (passive replies to messages show only one article, so lists are text).
 
     The whole result stays in the state so "2" opens the second item and "更多" continues.
@@ -66,7 +67,7 @@ def show_list(ctx: Context, ids: list[str], *, kind: str, category: str | None =
             continue
         extra = extras.get(place_id) or place.t("district", ctx.lang)
         items.append({"n": n, "place": place, "url": ctx.cards.page_url(place, ctx.lang), "extra": extra})
-    return ctx.cards.text("attraction_list", ctx.lang, heading=heading, items=items,
+    return ctx.cards.text("attraction_list", ctx.lang, heading=heading, items=items, note=note,
                           more=start + len(shown) < len(ids))
 
 
@@ -91,7 +92,8 @@ def place(msg: Incoming, ctx: Context) -> Reply:
     found = ctx.services.content.places.get(place_id) if place_id else None
     if found is None:
         return ctx.cards.text("which_place", ctx.lang)
-    return place_card(found, ctx, focus, crowd=crowds.card_line(found, ctx))
+    return place_card(found, ctx, focus, crowd=crowds.card_line(found, ctx),
+                      weather_line=weather.card_line(ctx, found.lat, found.lng))
 
 
 def category_menu(ctx: Context) -> Reply:

@@ -8,6 +8,7 @@ from bot.travel.places import distance_m
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply, no_reply
 
+from . import weather
 from .attractions import show_list
 
 router = Router("nearby")
@@ -37,7 +38,7 @@ def _places_list(ctx: Context, lat: float, lng: float, *, category: str | None, 
     found = ctx.services.content.places.nearest(lat, lng, category=category, limit=RESULTS, exclude=exclude)
     extras = {place.id: ctx.cards.distance(metres, ctx.lang) for place, metres in found}
     return show_list(ctx, [place.id for place, _ in found], kind="nearby", category=category,
-                     anchor=anchor, extras=extras)
+                     anchor=anchor, extras=extras, note=weather.card_line(ctx, lat, lng))
 
 
 def _remember(ctx: Context, lat: float, lng: float, label: str, *, newest: bool = True) -> None:

@@ -166,3 +166,37 @@ def air(msg: Incoming, ctx: Context) -> Reply:
     if reading is None:
         return ctx.cards.text("air_unavailable", ctx.lang)
     return _air_reply(ctx, where, ask(msg.text, s.config.content_dir / "live" / "questions.yaml"), reading)
+
+
+# --- one line on a place or nearby card --------------------------------------------------------------------------
+CARD_FRESH = timedelta(hours=3)  # an older reading says nothing about now on a card
+HOT, COLD = 30.0, -5.0  # °C worth a line: a heat or cold warning the traveler can act on
+BAD_AIR = 3  # 나쁨 and worse
+
+
+def card_line(ctx: Context, lat: float, lng: float) -> str:
+    """One line of weather worth saying on a place or nearby card: rain or snow still to come today, heat, cold or
+    bad air; "" otherwise. Cached live readings only: never a call to a source, never a sample."""
+    s = ctx.services
+    now = s.clock.now()
+    reading = Weather.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(lat, lng,
+                                                                                                    fetch=False)
+    air = Air.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(lat, lng, fetch=False)
+    facts: dict[str, Any] = {"precip": "", "precip_from": None, "hot": "", "cold": "", "air": ""}
+    if reading and not reading.forecast.sample and now.timestamp() - reading.fetched_at < CARD_FRESH.total_seconds():
+        forecast = reading.forecast
+        today = forecast.day(now.astimezone(SEOUL).date())
+        hour = forecast.hour(now)
+        observed = forecast.observed
+        temp = observed.temp if observed and observed.temp is not None else (hour.temp if hour else None)
+        if today and (today.rain or today.snow) and (today.precip_to is None or today.precip_to >= now.hour):
+            facts["precip"] = "snow" if today.snow else "rain"
+            facts["precip_from"] = today.precip_from if today.precip_from and today.precip_from > now.hour else None
+        elif today and today.tmax is not None and today.tmax >= HOT:
+            facts["hot"] = _deg(today.tmax)
+        elif temp is not None and temp <= COLD:
+            facts["cold"] = _deg(temp)
+    if air and not air.sample and air.grade and air.grade >= BAD_AIR and \
+            now.timestamp() - air.fetched_at < CARD_FRESH.total_seconds():
+        facts["air"] = grade_name(air.grade)
+    return ctx.cards.render("weather_line", ctx.lang, **facts) if any(facts.values()) else ""

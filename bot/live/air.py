@@ -214,11 +214,12 @@ class Air:
         return cls(provider, store, clock, district_stations(content_dir / "live" / "air_stations.yaml"),
                    live.timeout_seconds)
 
-    def read(self, lat: float | None = None, lng: float | None = None) -> AirReading | None:
-        """Fine dust near (lat, lng), or Seoul's average; the source only when nothing was ever cached."""
+    def read(self, lat: float | None = None, lng: float | None = None, fetch: bool = True) -> AirReading | None:
+        """Fine dust near (lat, lng), or Seoul's average; the source only when nothing was ever cached (and
+        `fetch`)."""
         self.store.asked(KIND, KEY, now=self._ts())
         stored = self.store.load(KIND, KEY)
-        if stored is None and self.store.claim(KIND, KEY, seconds=5):
+        if stored is None and fetch and self.store.claim(KIND, KEY, seconds=5):
             self.refresh(timeout=min(REQUEST_TIMEOUT, self.timeout))
             stored = self.store.load(KIND, KEY)
         report = _report(stored.data) if stored else None

@@ -316,13 +316,14 @@ class Weather:
                               if live.data_go_kr_key else FixtureProvider(content_dir / "live" / "kma"))
         return cls(provider, store, clock, live.timeout_seconds)
 
-    def read(self, lat: float | None = None, lng: float | None = None) -> Reading | None:
+    def read(self, lat: float | None = None, lng: float | None = None, fetch: bool = True) -> Reading | None:
         """The cached forecast for the cell of (lat, lng), default Seoul's centre. The source is called only when
-        this cell was never fetched, within REQUEST_BUDGET; then Seoul's cached one stands in; else None."""
+        this cell was never fetched (and `fetch`), within REQUEST_BUDGET; then Seoul's cached one stands in;
+        else None."""
         cell = (cell_for(lat, lng) if lat is not None and lng is not None else None) or SEOUL_CELL
         self.store.asked(KIND, cell_key(cell), now=self._ts())
         reading = self._cached(cell)
-        if reading is None and self.store.claim(KIND, cell_key(cell), seconds=5):
+        if reading is None and fetch and self.store.claim(KIND, cell_key(cell), seconds=5):
             self.refresh_cell(cell, budget=min(REQUEST_BUDGET, self.timeout))
             reading = self._cached(cell)
         if reading is None and cell != SEOUL_CELL:
