@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ SOURCE = "Korea Eximbank (韩国进出口银行) daily exchange rates, base rate
 LABEL = "韩国进出口银行 / Korea Eximbank"
 PUBLISHED = time(11, 0)  # rates appear around 11:00 KST on business days
 LOOK_BACK_DAYS = 7  # a long holiday (Chuseok, Seollal) plus a weekend
+STEP_BACK_SECONDS = 3.0  # an empty cache on a holiday: the days before today, within the reply's time
 ERRORS = {2: "wrong data code (data=AP01 expected)", 3: "the key is wrong or was destroyed: apply for a new one",
           4: "the daily limit of calls is used up"}
 ALIASES = {"CNH": "CNY"}  # the bank quotes offshore yuan; travelers hold CNY, the same rate for our purpose
@@ -99,7 +101,10 @@ class EximRatesProvider:
         if previous is not None and previous.source == SOURCE and previous.as_of.date() >= today - timedelta(
                 days=LOOK_BACK_DAYS):
             return previous  # a weekend, a holiday, or before 11:00: the last business day's rates stand
+        started = monotonic()
         for back in range(1, LOOK_BACK_DAYS + 1):
+            if monotonic() - started > STEP_BACK_SECONDS:  # a traveler may be waiting: the job finishes it
+                raise RatesError("Eximbank: stepping back to the last business day took too long; the job retries")
             day = today - timedelta(days=back)
             table = parse(self._day(day), day)
             if table is not None:
