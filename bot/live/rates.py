@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 from decimal import Decimal, InvalidOperation
+from time import monotonic
 from typing import Any, Callable
 
 import requests
