@@ -21,9 +21,11 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from bot.devtools.local_server import LocalServer, Served
 
 
 @dataclass
@@ -47,7 +49,7 @@ class _Fault:
     delay: float = 0.0
 
 
-class FakeWeChatAPI:
+class FakeWeChatAPI(Served):
     def __init__(self, token_ttl: int = 7200) -> None:
         self.calls: list[Call] = []
         self.token_ttl = token_ttl
@@ -58,31 +60,7 @@ class FakeWeChatAPI:
         self._mass_by_client_id: dict[Any, int] = {}
         self.media: dict[str, Any] = {}  # media_id -> what was uploaded (bytes of a thumb, articles of news)
         self.kf_online: list[dict[str, Any]] = []  # kf_online_list items: agents getonlinekflist reports online
-        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        # A short poll: `stop()` waits for it (0.5 s by default, once per test that resets a server).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    # --- lifecycle ---------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
-
-    def start(self) -> FakeWeChatAPI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeWeChatAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._http = LocalServer(self._handler_class())
 
     # --- test controls -----------------------------------------------------------------------
     def fail(self, path: str, *, errcode: int = 0, status: int = 200, delay: float = 0.0, times: int = 1) -> None:
@@ -242,16 +220,6 @@ class FakeWeChatAPI:
                 pass
 
         return Handler
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A test server that does not print the tracebacks of callers that hung up."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a caller that timed out and hung up
-            super().handle_error(request, client_address)
 
 
 def _form_files(content_type: str, raw: bytes) -> dict[str, bytes]:

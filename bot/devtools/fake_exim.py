@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.devtools.fake_api import QuietServer
+from bot.devtools.local_server import LocalServer, Served
 
 PATH = "/site/program/financial/exchangeJSON"
 _FIELDS = ("result", "cur_unit", "ttb", "tts", "deal_bas_r", "bkpr", "yy_efee_r", "ten_dd_efee_r", "kftc_bkpr",
@@ -47,7 +47,7 @@ def _error(result: int) -> list[dict[str, Any]]:
     return [{name: (result if name == "result" else None) for name in _FIELDS}]
 
 
-class FakeExim:
+class FakeExim(Served):
     def __init__(self, key: str, published: dict[date, list[dict[str, Any]]] | None = None) -> None:
         self.key = key
         self.published = dict(published or {})
@@ -55,26 +55,11 @@ class FakeExim:
         self.calls: list[dict[str, str]] = []
         self._faults: list[int] = []
         self._lock = threading.Lock()
-        self._server = QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._http = LocalServer(self._handler())
 
     def fail(self, status: int = 500) -> None:
         with self._lock:
             self._faults.append(status)
-
-    def __enter__(self) -> FakeExim:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         with self._lock:

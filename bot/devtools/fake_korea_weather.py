@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from bot.devtools.fake_api import QuietServer
+from bot.devtools.local_server import LocalServer, Served
 
 KMA_PATH = "/1360000/VilageFcstInfoService_2.0"
 AIRKOREA_PATH = "/B552584/ArpltnInforInqireSvc"
@@ -55,22 +55,14 @@ class _Fault:
     delay: float = 0.0
 
 
-class FakeKoreaWeather:
+class FakeKoreaWeather(Served):
     def __init__(self, key: str = KEY) -> None:
         self.key = key
         self.calls: list[Call] = []
         self.unpublished: set[str] = set()  # getVilageFcst / getUltraSrtNcst base_times answered 03 NO_DATA
         self._faults: dict[str, list[_Fault]] = {}
         self._lock = threading.Lock()
-        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._http = LocalServer(self._handler_class())
 
     @property
     def kma_url(self) -> str:
@@ -79,20 +71,6 @@ class FakeKoreaWeather:
     @property
     def airkorea_url(self) -> str:
         return self.base_url + AIRKOREA_PATH
-
-    def start(self) -> FakeKoreaWeather:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeKoreaWeather:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def fail(self, operation: str, kind: str, *, status: int = 503, delay: float = 0.0, times: int = 1) -> None:
         """The next `times` calls of `operation` get `kind` (quota, key, json_key, no_data, empty, status)."""

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from bot.devtools.fake_api import QuietServer
+from bot.devtools.local_server import LocalServer, Served
 from bot.pay import crypto
 
 BEIJING = timezone(timedelta(hours=8))  # WeChat Pay writes every time in +08:00
@@ -151,7 +151,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [(m, re.compile(p), f, h)
 ]]
 
 
-class FakeWeChatPay:
+class FakeWeChatPay(Served):
     def __init__(self, *, mchid: str, merchant_public_key_pem: bytes, apiv3_key: bytes, mode: str = "global",
                  sub_mchid: str = "", appid: str = "", krw_per_cny: float = 190.0) -> None:
         if mode not in ("global", "domestic"):
@@ -173,36 +173,11 @@ class FakeWeChatPay:
         self.refunds: dict[str, dict[str, Any]] = {}  # out_refund_no -> {"request": body, "status", ...}
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
-        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        # A short poll: close() waits for it (0.5 s by default).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._http = LocalServer(self._handler_class())
 
     @property
     def institutional(self) -> bool:
         return self.mode == "global" and bool(self.sub_mchid)
-
-    # --- lifecycle ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
-
-    def start(self) -> FakeWeChatPay:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
-            self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeWeChatPay:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- test controls -----------------------------------------------------------------------
     def fail(self, path_prefix: str, *, status: int = 500, code: str = "SYSTEM_ERROR", delay: float = 0.0,

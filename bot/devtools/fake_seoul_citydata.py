@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from bot.devtools.fake_api import QuietServer
+from bot.devtools.local_server import LocalServer, Served
 
 RECORDED = Path(__file__).resolve().parents[1] / "_data" / "content" / "live" / "seoul_citydata.yaml"
 SERVICES = ("citydata", "citydata_ppltn")
@@ -92,7 +92,7 @@ class _Fault:
     drop: bool = False
 
 
-class FakeSeoulCitydata:
+class FakeSeoulCitydata(Served):
     def __init__(self, key: str = "test-seoul-key", recorded: Path = RECORDED) -> None:
         self.key = key
         self.daily_limit = 1_000_000
@@ -100,22 +100,7 @@ class FakeSeoulCitydata:
         self.answers: dict[str, str] = dict(yaml.safe_load(recorded.read_text(encoding="utf-8"))["answers"])
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server = QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeSeoulCitydata:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http = LocalServer(self._handler())
 
     # --- test controls ----------------------------------------------------------------------------------------
     def set(self, area: str, level: str, when: str, **kwargs: Any) -> None:
