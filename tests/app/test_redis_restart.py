@@ -24,7 +24,7 @@ import pytest
 import redis
 from rq import Queue
 
-from bot.infra.queue import LATE_REPLY_JOB
+from bot.infra.queue import LATE_REPLY_JOB, PERIODIC
 from tests.support import AES_KEY, APPID, SECRET, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +101,9 @@ def test_jobs_scheduled_after_a_redis_restart_run_within_a_few_maintenance_passe
         # The periodic jobs a worker queues on its first maintenance pass (payments sweep, reminders) finish first:
         # RQ's worker exits when Redis vanishes in the middle of a job (a supervisor restarts it, see README).
         idle = Queue("yjy", connection=client)
-        while (len(idle) or idle.started_job_registry.count) and time.monotonic() < deadline + 10:
-            time.sleep(0.1)
+        while idle.finished_job_registry.count < len(PERIODIC) and time.monotonic() < deadline + 10:
+            time.sleep(0.1)  # finished, not merely off the queue: a job just taken is in neither place
+        assert idle.finished_job_registry.count >= len(PERIODIC), (tmp_path / "worker.log").read_text()[-3000:]
         own_redis.stop()
         time.sleep(1)  # the worker and its scheduler meet a refused connection
         own_redis.start()
