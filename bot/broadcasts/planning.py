@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from bot.broadcasts import news
 from bot.broadcasts.errors import PlanError, SpecError
@@ -76,9 +76,10 @@ def language_groups(segment: Segment, spec: dict[str, Any]) -> list[tuple[str, S
     if len(langs) == 1:
         return [(langs[0], segment)]
     others = tuple(lang for lang in langs if lang != DEFAULT_LANG)
-    groups = [(lang, replace(segment, all=False, language=lang)) for lang in others
-              if segment.language in (None, lang)]
-    if segment.language is None or segment.language not in others:
+    chosen = segment.language  # () means every language
+    groups = [(lang, replace(segment, all=False, language=(lang,))) for lang in others
+              if not chosen or lang in chosen]
+    if not chosen or any(lang not in others for lang in chosen):
         groups.insert(0, (DEFAULT_LANG, replace(segment, all=False, not_languages=others)))
     return groups
 
@@ -88,50 +89,121 @@ def month_of(when: datetime) -> str:
     return when.astimezone(BEIJING).strftime("%Y-%m")
 
 
+def send_mode(segment: Segment, spec: dict[str, Any]) -> str:
+    """all | tag | openids: texts per language go out as openid lists (send-to-all and tag sends carry one
+    message)."""
+    return "openids" if len(language_groups(segment, spec)) > 1 else segment.mode
+
+
+def frozen_batches(db: Database, segment: Segment, spec: dict[str, Any], now: datetime,
+                   month: str) -> Iterator[tuple[str, list[str], int]]:
+    """(language, openids, size) of each batch a broadcast freezes, streamed: what `create` stores and `measure`
+    counts. Followers who already got 4 broadcasts in `month` are left out of openid lists; send-to-all and tag
+    sends are one batch (WeChat itself filters who reached the limit). PlanError for a single recipient."""
+    if send_mode(segment, spec) == "openids":
+        for lang, group in language_groups(segment, spec):
+            for chunk in batches(group.openids_in(db, now, full_month=month)):
+                yield lang, chunk, len(chunk)
+    else:
+        yield spec_languages(spec)[0], [], segment.count(db, now)
+
+
+def _refuse_empty(total: int, skipped_monthly_limit: int) -> None:
+    if total == 0:
+        raise PlanError("the audience is empty: no subscribed follower matches"
+                        + (" who can still receive a broadcast this month" if skipped_monthly_limit else ""))
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What `create` would freeze, counted by the same function, nothing stored (a dry run)."""
+
+    mode: str
+    total: int
+    batches: int
+    skipped_monthly_limit: int
+    sample: list[str]
+
+
+def measure(db: Database, segment: Segment, spec: dict[str, Any], now: datetime,
+            scheduled_at: datetime | None = None, sample_size: int = 5) -> Audience:
+    """The audience `create` would freeze now, or PlanError saying why create would refuse it."""
+    mode, month = send_mode(segment, spec), month_of(scheduled_at or now)
+    total, count, found = 0, 0, list[str]()
+    for _lang, chunk, size in frozen_batches(db, segment, spec, now, month):
+        total, count = total + size, count + 1
+        found.extend(chunk[:max(0, sample_size - len(found))])
+    skipped = segment.count(db, now) - total if mode == "openids" else 0
+    _refuse_empty(total, skipped)
+    return Audience(mode, total, count, skipped, found if mode == "openids" else sample(db, segment, now, sample_size))
+
+
 def create(db: Database, name: str, spec: dict, segment: Segment, created_by: str, now: datetime,
            scheduled_at: datetime | None = None) -> Plan:
     """Store the broadcast and its batches (status planned). Nothing is sent here."""
-    # Texts per language go out as openid lists: send-to-all and tag sends carry one message.
-    mode = "openids" if len(language_groups(segment, spec)) > 1 else segment.mode
-    month = month_of(scheduled_at or now)
+    mode, month = send_mode(segment, spec), month_of(scheduled_at or now)
     with db.session() as s:
         broadcast = Broadcast(name=name, spec=spec, mode=mode, status="planned", audience=0, created_by=created_by,
                               created_at=now, scheduled_at=scheduled_at, month=month)
         s.add(broadcast)
         s.flush()
         bid = broadcast.id
-        if mode == "openids":
-            total, count = 0, 0
-            rows: list[dict] = []
-            for lang, group in language_groups(segment, spec):
-                for chunk in batches(group.openids_in(db, now, full_month=month)):
-                    rows.append(dict(broadcast_id=bid, seq=count, clientmsgid=f"yjy-{bid}-{count}", openids=chunk,
-                                     size=len(chunk), status="pending", attempts=0, lang=lang))
-                    total, count = total + len(chunk), count + 1
-                    if len(rows) == 20:  # bounded memory: 200,000 openids per INSERT
-                        s.execute(insert(BroadcastBatch), rows)
-                        rows = []
-            if rows:
+        total, count = 0, 0
+        rows: list[dict] = []
+        for lang, chunk, size in frozen_batches(db, segment, spec, now, month):
+            rows.append(dict(broadcast_id=bid, seq=count, clientmsgid=f"yjy-{bid}-{count}", openids=chunk,
+                             size=size, status="pending", attempts=0, lang=lang))
+            total, count = total + size, count + 1
+            if len(rows) == 20:  # bounded memory: 200,000 openids per INSERT
                 s.execute(insert(BroadcastBatch), rows)
-            broadcast.skipped_monthly_limit = segment.count(db, now) - total
-        else:
-            total, count = segment.count(db, now), 1  # WeChat itself filters who reached the limit
-            s.add(BroadcastBatch(broadcast_id=bid, seq=0, clientmsgid=f"yjy-{bid}-0", openids=[], size=total,
-                                 status="pending", attempts=0, lang=spec_languages(spec)[0]))
-        if total == 0:
-            raise PlanError("the audience is empty: no subscribed follower matches"
-                            + (" who can still receive a broadcast this month" if broadcast.skipped_monthly_limit
-                               else ""))
+                rows = []
+        if rows:
+            s.execute(insert(BroadcastBatch), rows)
+        broadcast.skipped_monthly_limit = segment.count(db, now) - total if mode == "openids" else 0
+        _refuse_empty(total, broadcast.skipped_monthly_limit)
         broadcast.audience = total
     return Plan(bid, mode, total, count, broadcast.skipped_monthly_limit or 0)
 
 
+TO_SEND = ("pending", "failed")  # a failed batch (quota, permission, ...) is retried by the next send
+DONE = ("sent", "skipped")  # skipped: the marketer gave up on a failed batch (`send --skip-failed`)
+
+
 def pending(db: Database, broadcast_id: int) -> list[BroadcastBatch]:
-    """Batches still to send, in order: what a resumed send picks up."""
+    """Batches still to send, in order: what a resumed send picks up (failed ones again, same clientmsgid)."""
     with db.session() as s:
         return list(s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id,
-                                                           BroadcastBatch.status == "pending")
+                                                           BroadcastBatch.status.in_(TO_SEND))
                               .order_by(BroadcastBatch.seq)))
+
+
+def unfinished(db: Database, broadcast_id: int) -> int:
+    """Batches neither sent nor skipped: a broadcast is sent only when there are none."""
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).where(BroadcastBatch.broadcast_id == broadcast_id,
+                                                       BroadcastBatch.status.not_in(DONE))) or 0)
+
+
+def skip_failed(db: Database, broadcast_id: int) -> tuple[int, int]:
+    """Give up on the failed batches (they are never sent); (batches, followers) given up. LookupError if
+    unknown, ValueError once sent or cancelled."""
+    check_sendable(db, broadcast_id)
+    b = BroadcastBatch
+    with db.session() as s:
+        found = s.execute(select(func.count(), func.coalesce(func.sum(b.size), 0))
+                          .where(b.broadcast_id == broadcast_id, b.status == "failed")).one()
+        s.execute(update(b).where(b.broadcast_id == broadcast_id, b.status == "failed").values(status="skipped"))
+    return int(found[0]), int(found[1])
+
+
+def not_reached(db: Database, broadcast_ids: list[int]) -> dict[int, int]:
+    """Followers in skipped batches per broadcast: the ones a marketer gave up on."""
+    b = BroadcastBatch
+    with db.session() as s:
+        found = {row[0]: row[1] for row in s.execute(select(b.broadcast_id, func.sum(b.size))
+                                                     .where(b.broadcast_id.in_(broadcast_ids), b.status == "skipped")
+                                                     .group_by(b.broadcast_id))}
+    return {i: int(found.get(i) or 0) for i in broadcast_ids}
 
 
 # --- broadcast files ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ A segment is a mapping (from a broadcast file or an admin API body); every filte
     audience:
       all: true                 # every subscribed follower (alone: WeChat's send-to-all)
       tag: 101                  # a WeChat tag id (alone: WeChat's send-by-tag)
-      language: zh-CN
+      language: zh-CN           # or a list: [en, ko]
       channel: [kol_hallyu_01]  # the campaign QR scene they followed through
       active_days: 30           # wrote to us in the last N days
       booked: [dmz_tour]        # have a booking of one of these products
@@ -41,7 +41,7 @@ class SegmentError(ValueError):
 class Segment:
     all: bool = False
     tag: int | None = None
-    language: str | None = None
+    language: tuple[str, ...] = ()  # any of these languages
     channel: tuple[str, ...] = ()
     active_days: int | None = None
     booked: tuple[str, ...] = ()
@@ -68,7 +68,7 @@ class Segment:
             stmt = stmt.where(~exists().where(MassReceipt.openid == Follower.openid, MassReceipt.month == full_month,
                                               MassReceipt.received >= MONTHLY_LIMIT))
         if self.language:
-            stmt = stmt.where(Follower.language == self.language)
+            stmt = stmt.where(Follower.language.in_(self.language))
         if self.not_languages:
             stmt = stmt.where(Follower.language.not_in(self.not_languages))
         if self.channel:
@@ -120,11 +120,12 @@ def parse_segment(raw: Any, where: str = "audience") -> Segment:
     if raw.get("all") and len(raw) > 1:
         raise SegmentError(f"{where}.all", "`all: true` cannot be combined with other filters")
 
-    def words(key: str) -> tuple[str, ...]:
+    def words(key: str, expected: str = "a list of non-empty strings") -> tuple[str, ...]:
+        """A filter taking one value or a list of them."""
         value = raw.get(key) or []
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise SegmentError(f"{where}.{key}", "expected a list of non-empty strings")
+            raise SegmentError(f"{where}.{key}", f"expected {expected}")
         return tuple(v.strip() for v in value)
 
     tag = raw.get("tag")
@@ -133,9 +134,9 @@ def parse_segment(raw: Any, where: str = "audience") -> Segment:
     days = raw.get("active_days")
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650):
         raise SegmentError(f"{where}.active_days", "expected a number of days, 1 to 3650")
-    language = raw.get("language")
-    if language is not None and (not isinstance(language, str) or not language):
-        raise SegmentError(f"{where}.language", "expected a language code such as zh-CN or en")
+    language = words("language", "a language code such as zh-CN or en, or a list of them")
+    if "language" in raw and not language:
+        raise SegmentError(f"{where}.language", "expected a language code such as zh-CN or en, or a list of them")
     segment = Segment(all=bool(raw.get("all")), tag=tag, language=language, channel=words("channel"),
                       active_days=days, booked=words("booked"), interests=words("interests"),
                       openids=words("openids"))

@@ -4,7 +4,9 @@ Each batch is marked "attempted" (committed) before its call and "sent" after it
 after a crash between the two is sent again with the same `clientmsgid`: WeChat refuses the
 duplicate (45065) and names the job it already started, which is recorded instead. Transient
 failures (HTTP errors, timeouts, -1, 45066) are retried with backoff; quota and permission errors
-stop the broadcast with that reason, leaving the rest of its batches pending.
+stop the broadcast with that reason: the batch is marked failed, the rest stay pending, and the next send
+retries the failed batch with the same `clientmsgid` (WeChat never sends it twice). A broadcast is sent only
+once every batch was accepted, or skipped because the marketer gave up on it (`planning.skip_failed`).
 """
 from __future__ import annotations
 
@@ -108,6 +110,11 @@ def send(db: Database, wechat: WeChatGateway, redis_client: redis.Redis, keys: K
         report.sent.append(batch.seq)
         if progress:
             progress(batch)
+    if left := broadcasts.unfinished(db, broadcast_id):  # another run's batches in flight, or added since
+        error = f"{left} batch(es) not sent yet; send again to resume"
+        _finish(db, broadcast_id, "stopped", error)
+        report.status, report.error = "stopped", error
+        return report
     _finish(db, broadcast_id, "sent", None)
     report.status = "sent"
     return report

@@ -54,9 +54,11 @@ class Draft:
 @dataclass(frozen=True)
 class DryRun:
     name: str
-    audience: int  # subscribed followers the segment selects now
+    audience: int  # the recipients create would freeze now (the monthly limit applied, as create does)
     mode: str  # how it would be sent: all | tag | openids
     sample: list[str]
+    batches: int = 0
+    skipped_monthly_limit: int = 0  # followers left out: they already got 4 broadcasts this month
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Summary:
     error: str | None
     scheduled_at: datetime | None
     results: Results
+    not_reached: int = 0  # followers of the batches the marketer gave up on (`send --skip-failed`)
 
     @property
     def shown_status(self) -> str:
@@ -172,10 +175,10 @@ class BroadcastService:
         return draft.segment.count(self.s.db, self.s.clock.now())
 
     def dry_run(self, draft: Draft) -> DryRun:
-        """The audience's size and first openids; nothing stored."""
-        now = self.s.clock.now()
-        return DryRun(draft.name, draft.segment.count(self.s.db, now), draft.segment.mode,
-                      planning.sample(self.s.db, draft.segment, now))
+        """What `create` would freeze now (counted by the same function), and its first openids; nothing stored.
+        PlanError exactly when create would refuse it."""
+        found = planning.measure(self.s.db, draft.segment, draft.spec, self.s.clock.now())
+        return DryRun(draft.name, found.total, found.mode, found.sample, found.batches, found.skipped_monthly_limit)
 
     def create(self, draft: Draft, created_by: str) -> Plan:
         """Freeze the audience into batches (PlanError when it cannot be sent to)."""
@@ -216,6 +219,11 @@ class BroadcastService:
         planning.check_sendable(self.s.db, broadcast_id)
         return len(planning.pending(self.s.db, broadcast_id))
 
+    def skip_failed(self, broadcast_id: int) -> tuple[int, int]:
+        """Give up on the batches WeChat refused (never sent; the broadcast can then be sent without them);
+        (batches, followers) given up. LookupError if unknown, ValueError once sent or cancelled."""
+        return planning.skip_failed(self.s.db, broadcast_id)
+
     def queue_send(self, broadcast_id: int, when: datetime | None = None) -> datetime | None:
         """Put the send on the RQ queue, now or at `when` (Seoul time kept with the broadcast, returned).
 
@@ -251,8 +259,9 @@ class BroadcastService:
         """The newest broadcasts first, with their results."""
         with self.s.db.session() as s:
             rows = list(s.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(max(1, limit))))
-        found = planning.results(self.s.db, [b.id for b in rows])
-        return [_summary(b, found[b.id]) for b in rows]
+        ids = [b.id for b in rows]
+        found, lost = planning.results(self.s.db, ids), planning.not_reached(self.s.db, ids)
+        return [_summary(b, found[b.id], lost[b.id]) for b in rows]
 
     def status(self, broadcast_id: int) -> Status:
         """The broadcast and its batches; LookupError if unknown."""
@@ -264,16 +273,17 @@ class BroadcastService:
                                    x.sent_count, x.error_count, x.filter_count)
                        for x in s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id)
                                           .order_by(BroadcastBatch.seq))]
-        return Status(_summary(b, planning.results(self.s.db, [b.id])[b.id]), batches)
+        return Status(_summary(b, planning.results(self.s.db, [b.id])[b.id],
+                               planning.not_reached(self.s.db, [b.id])[b.id]), batches)
 
     def tag(self, draft: Draft, name: str, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Tag the draft's audience on WeChat and here; (tag id, followers tagged). `progress(n)` per call."""
         return tags.sync(self.s.db, self.s.wechat, draft.segment, name, self.s.clock.now(), progress=progress)
 
 
-def _summary(b: Broadcast, results: Results) -> Summary:
+def _summary(b: Broadcast, results: Results, not_reached: int = 0) -> Summary:
     return Summary(b.id, b.name, b.status, b.mode, b.audience, b.skipped_monthly_limit, b.created_by,
-                   b.created_at, b.error, b.scheduled_at, results)
+                   b.created_at, b.error, b.scheduled_at, results, not_reached)
 
 
 def broadcast_service(ext: Any) -> BroadcastService:

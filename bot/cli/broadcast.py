@@ -40,12 +40,14 @@ def broadcast_create(file: str, dry_run: bool, created_by: str, openids_csv: str
         draft = service.load_file(Path(file), openids_csv)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
-    if dry_run:
-        found = service.dry_run(draft)
-        click.echo(f"{found.name}: {found.audience:,} subscribed followers, sent by {found.mode}")
-        click.echo("sample: " + (", ".join(found.sample) or "(nobody)"))
-        return
     try:
+        if dry_run:  # counted as create would freeze it, and refused the same way
+            found = service.dry_run(draft)
+            click.echo(f"{found.name}: {found.audience:,} subscribed followers, sent by {found.mode} in "
+                       f"{count(found.batches, 'batch', 'batches')}; {found.skipped_monthly_limit:,} skipped "
+                       f"(already reached 4 broadcasts this month)")
+            click.echo("sample: " + (", ".join(found.sample) or "(nobody)"))
+            return
         plan = service.create(draft, who(created_by))
     except PlanError as exc:
         raise click.ClickException(str(exc)) from None
@@ -98,9 +100,12 @@ def broadcast_tag(file: str, tag_name: str) -> None:
 @click.argument("broadcast_id", type=int)
 @click.option("--now", "inline", is_flag=True, help="Send here and now instead of on the RQ worker.")
 @click.option("--at", "at", help="Schedule (Asia/Seoul unless an offset is given), e.g. 2026-12-01T10:00")
+@click.option("--skip-failed", is_flag=True,
+              help="Give up on the batches WeChat refused (quota, ...): their followers do not get it.")
 @audited
-def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
-    """Send (or resume) a planned broadcast: on the job queue, at a time, or --now."""
+def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None, skip_failed: bool) -> None:
+    """Send (or resume) a planned broadcast: on the job queue, at a time, or --now. Batches WeChat refused
+    are retried (same clientmsgid: never sent twice) unless --skip-failed gives up on them."""
     from bot.broadcasts.errors import NoScheduler
 
     service = _service()
@@ -111,6 +116,10 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     try:
+        if skip_failed:
+            batches, followers = service.skip_failed(broadcast_id)
+            click.echo(f"gave up on {count(batches, 'failed batch', 'failed batches')}: "
+                       f"{count(followers, 'follower')} will not get this broadcast")
         if inline:
             pending = service.check_sendable(broadcast_id)
         else:
@@ -125,6 +134,8 @@ def broadcast_send_cmd(broadcast_id: int, inline: bool, at: str | None) -> None:
         click.echo(f"{report.status}: {count(len(report.sent), 'batch', 'batches')} sent"
                    + (f" - {report.error}" if report.error else ""))
         if report.status == "stopped":
+            click.echo(f"send again to retry (same clientmsgid: WeChat never sends a batch twice), or give up on "
+                       f"the failed batches: flask --app wsgi broadcast send {broadcast_id} --skip-failed")
             raise SystemExit(1)
         return
     if when is not None:
@@ -160,13 +171,20 @@ def broadcast_status(broadcast_id: int) -> None:
                + (f" - {b.error}" if b.error else ""))
     if b.status == "planned" and b.scheduled_at:
         click.echo(f"scheduled for {seoul(b.scheduled_at)} Asia/Seoul (a worker with its scheduler sends it)")
-    click.echo(_results_line(b.results))
+    click.echo(_results_line(b.results) + (f"; {count(b.not_reached, 'follower')} not reached (skipped)"
+                                           if b.not_reached else ""))
     click.echo(f"{'seq':>4} {'size':>6} {'status':<8} {'tries':>5} {'msg_id':<12} {'total':>6} {'sent':>6} "
                f"{'errors':>6} {'filtered out':>12}")
     dash = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     for r in found.batches:
         click.echo(f"{r.seq:>4} {r.size:>6,} {r.status:<8} {r.attempts:>5} {r.msg_id or '-':<12} "
                    f"{dash(r.total):>6} {dash(r.sent):>6} {dash(r.errors):>6} {dash(r.filtered_out):>12}")
+    for r in found.batches:
+        if r.status == "failed":
+            click.echo(f"batch {r.seq} ({count(r.size, 'follower')}) failed: {r.error or '-'}; "
+                       f"`broadcast send {b.id}` retries it, `--skip-failed` gives up on it")
+        elif r.status == "skipped":
+            click.echo(f"batch {r.seq} ({count(r.size, 'follower')}) skipped: given up after {r.error or 'a failure'}")
 
 
 def _results_line(r: Results) -> str:

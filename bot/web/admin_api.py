@@ -95,10 +95,12 @@ def create_broadcast() -> Response:
         draft = service.validate(body)
     except SpecError as exc:
         return _error(400, exc.message, exc.field)
-    if dry_run:
-        found = service.dry_run(draft)
-        return jsonify({"name": found.name, "audience": found.audience, "mode": found.mode, "sample": found.sample})
     try:
+        if dry_run:  # counted as create would freeze it, and refused (422) the same way
+            found = service.dry_run(draft)
+            return jsonify({"name": found.name, "audience": found.audience, "mode": found.mode,
+                            "batches": found.batches, "skipped_monthly_limit": found.skipped_monthly_limit,
+                            "sample": found.sample})
         plan = service.create(draft, g.actor)
     except PlanError as exc:
         return _error(422, str(exc))
@@ -140,17 +142,26 @@ def show_broadcast(broadcast_id: int) -> Response:
 
 @bp.post("/broadcasts/<int:broadcast_id>/send")
 def send_broadcast(broadcast_id: int) -> Response:
-    """Queue the send on the RQ worker; body `{"at": "2026-12-01T10:00"}` (Asia/Seoul) schedules it."""
+    """Queue the send on the RQ worker; body `{"at": "2026-12-01T10:00"}` (Asia/Seoul) schedules it, and
+    `{"skip_failed": true}` gives up on the batches WeChat refused (otherwise the send retries them)."""
     service = _service()
     body = _json_body() or {}
     at = body.get("at") if isinstance(body, dict) else None
+    skip_failed = isinstance(body, dict) and body.get("skip_failed", False)
+    if skip_failed not in (True, False):
+        return _error(400, "expected true or false", "skip_failed")
     when = None
     if at is not None:
         try:
             when = service.parse_time(str(at))
         except ValueError as exc:
             return _error(400, str(exc), "at")
+    skipped = None
     try:
+        service.check_sendable(broadcast_id)  # nothing given up on a broadcast that cannot be sent
+        if skip_failed:
+            batches, followers = service.skip_failed(broadcast_id)
+            skipped = {"batches": batches, "followers": followers}
         when = service.queue_send(broadcast_id, when)
     except NoScheduler as exc:
         return _error(422, f"{exc}; send without `at`", "at")
@@ -158,8 +169,9 @@ def send_broadcast(broadcast_id: int) -> Response:
         return _error(404, str(exc))
     except ValueError as exc:  # sent or cancelled
         return _error(409, str(exc))
-    g.audit_detail = {"broadcast": broadcast_id, **({"at": when.isoformat()} if when else {})}
-    response = jsonify({"id": broadcast_id, "queued": True, "at": at})
+    g.audit_detail = {"broadcast": broadcast_id, **({"at": when.isoformat()} if when else {}),
+                      **({"skipped": skipped} if skipped else {})}
+    response = jsonify({"id": broadcast_id, "queued": True, "at": at, **({"skipped": skipped} if skipped else {})})
     response.status_code = 202
     return response
 
@@ -353,7 +365,7 @@ def _summary(b: Summary) -> dict[str, Any]:
             "skipped_monthly_limit": b.skipped_monthly_limit, "created_by": b.created_by,
             "created_at": b.created_at.isoformat(), "error": b.error,
             "scheduled_at": b.scheduled_at.isoformat() if b.scheduled_at else None,
-            "results": b.results.as_dict()}
+            "results": b.results.as_dict(), "not_reached": b.not_reached}
 
 
 def _status(found: Status) -> dict[str, Any]:
