@@ -50,8 +50,12 @@ PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JO
 class _QuickStop(BaseWorker):
     """Mixed into RQ's worker classes (both derive from BaseWorker: the fork-or-not choice stays theirs)."""
 
+    periodic = True  # queue the PERIODIC jobs from the maintenance pass
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
+        if not self.periodic:
+            return
         try:
             for queue in self.queues[:1]:
                 for job, every in PERIODIC:
@@ -78,7 +82,10 @@ class SimpleWorker(_QuickStop, rq.SimpleWorker):
 
 class BurstWorker(SimpleWorker):
     """For `work(burst=True)` (tests, in-process replays): no pubsub thread for stop and kill commands, which a
-    burst never gets; stopping that thread costs up to a second per burst."""
+    burst never gets (stopping that thread costs up to a second per burst), and no periodic jobs: a burst runs
+    what its caller queued."""
+
+    periodic = False
 
     def subscribe(self) -> None:
         pass
