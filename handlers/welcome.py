@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.conversation.router import Context, Outcome, Router
+from bot.followers import records as followers
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply, no_reply
 
@@ -18,7 +19,10 @@ def welcome(msg: Incoming, ctx: Context) -> Reply:
 
 @router.on_event("scan", io=True)
 def scanned(msg: Incoming, ctx: Context) -> Reply:
-    """A follower scanning a campaign QR code: give that campaign's coupons, say nothing otherwise."""
+    """A follower scanning a campaign QR code: give that campaign's coupons, say nothing otherwise. The scan is
+    recorded for the channel's report in the background (the follow of a new one was, before the welcome)."""
+    if msg.scene:
+        ctx.services.background.submit("channel scan", followers.note_scan, ctx.services.db, msg)
     gifts = claim_for_scene(ctx, msg.openid, msg.scene) if msg.scene else []
     if not gifts:
         return no_reply()

@@ -2,8 +2,9 @@
 
 Covers what the service calls: token / stable_token, customer-service send, user info, mass send
 (by tag, by openid list), preview, menu create, tags, thumbnail upload (material/add_material, multipart),
-news upload (media/uploadnews) and the kf agents online (customservice/getonlinekflist: nobody unless a
-test sets `api.kf_online = [api.kf_agent("test1@test")]`, items shaped as WeChat documents them). Like
+news upload (media/uploadnews), QR codes (qrcode/create: a ticket and the URL it encodes) and the kf
+agents online (customservice/getonlinekflist: nobody unless a test sets `api.kf_online =
+[api.kf_agent("test1@test")]`, items shaped as WeChat documents them). Like
 WeChat, it refuses news whose thumb_media_id it never issued and mass sends whose mpnews media_id it
 never issued (40007). Errors are injected per endpoint, in order:
 
@@ -164,9 +165,33 @@ class FakeWeChatAPI(Served):
                                  "msg_data_id": earlier + 1}
             # WeChat refuses a clientmsgid it saw in the last 24 h and names the earlier job.
             return 200, {"errcode": 45065, "errmsg": "clientmsgid exist", "msg_id": earlier}
+        if path == "qrcode/create":
+            return self._qrcode(body)
         if path == "tags/create":
             return 200, {"tag": {"id": next(self._msg_ids), "name": (body or {}).get("tag", {}).get("name")}}
         return 200, {"errcode": 0, "errmsg": "ok"}
+
+    def _qrcode(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """qrcode/create as WeChat answers it: a ticket (to show the image) and the URL the code encodes; a
+        temporary code also `expire_seconds`. A scene WeChat would refuse gets 40097 (invalid args)."""
+        body = body if isinstance(body, dict) else {}
+        action = body.get("action_name")
+        scene = ((body.get("action_info") or {}).get("scene") or {})
+        if action in ("QR_LIMIT_STR_SCENE", "QR_STR_SCENE"):
+            value = scene.get("scene_str")
+            valid = isinstance(value, str) and 1 <= len(value) <= 64
+        elif action in ("QR_LIMIT_SCENE", "QR_SCENE"):
+            value = scene.get("scene_id")
+            valid = isinstance(value, int) and 0 < value <= (100000 if action == "QR_LIMIT_SCENE" else 2**32 - 1)
+        else:
+            valid = False
+        if not valid:
+            return 200, {"errcode": 40097, "errmsg": "invalid args"}
+        code = secrets.token_urlsafe(12)
+        answer: dict[str, Any] = {"ticket": f"gQH{secrets.token_urlsafe(30)}==", "url": f"http://weixin.qq.com/q/{code}"}
+        if action in ("QR_SCENE", "QR_STR_SCENE"):
+            answer["expire_seconds"] = int(body.get("expire_seconds") or 60)
+        return 200, answer
 
     def _add_material(self, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         if query.get("type") not in ("image", "thumb", "voice", "video"):

@@ -85,6 +85,13 @@ class WeChatGateway:
         """Tag up to 50 followers (tags/members/batchtagging)."""
         self.client.tag.tag_user(tag_id, openids)
 
+    # --- QR codes -------------------------------------------------------------------------------
+    def create_permanent_qrcode(self, scene: str) -> dict[str, Any]:
+        """A permanent QR code whose scan or follow brings `scene` (1-64 characters) in its events (POST
+        qrcode/create, QR_LIMIT_STR_SCENE): {"ticket": ..., "url": <what the code encodes>}."""
+        return dict(self.client.post("qrcode/create", data={
+            "action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}))
+
     # --- menu ----------------------------------------------------------------------------------
     def create_menu(self, body: dict[str, Any]) -> None:
         """Replace the account's custom menu with `body` ({"button": [...]})."""

@@ -32,6 +32,8 @@ class Follower(Base):
     subscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     qrscene: Mapped[str | None] = mapped_column(String(64))  # acquisition channel (campaign QR code)
+    first_channel: Mapped[str | None] = mapped_column(String(64))  # the first channel they came through: kept
+    last_channel: Mapped[str | None] = mapped_column(String(64))  # the latest channel they scanned or followed
     language: Mapped[str] = mapped_column(String(16), default="zh-CN")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -40,6 +42,8 @@ class Follower(Base):
     __table_args__ = (
         Index("ix_followers_subscribed_last_active", "subscribed", "last_active_at"),
         Index("ix_followers_qrscene", "qrscene"),
+        Index("ix_followers_first_channel", "first_channel"),
+        Index("ix_followers_last_channel", "last_channel"),
     )
 
 
@@ -318,3 +322,32 @@ class Refund(Base):
     refund_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Channel(Base):
+    """An acquisition channel (an influencer, a campaign, a hotel desk): its permanent QR code's scene string."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the QR code's scene_str
+    name: Mapped[str] = mapped_column(String(120))
+    ticket: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(300))  # what the QR code encodes
+    image_url: Mapped[str] = mapped_column(String(400))  # showqrcode?ticket=...
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelScan(Base):
+    """A follow or scan through a channel's QR code. `source` is the WeChat delivery it came from, so a
+    retried event records once."""
+
+    __tablename__ = "channel_scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    openid: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(10))  # subscribe | scan
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(160), unique=True)
+
+    __table_args__ = (Index("ix_channel_scans_channel_at", "channel", "at"),)
