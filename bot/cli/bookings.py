@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from bot.cli.common import audited, count, seoul, who
+from bot.cli.common import Day, audited, count, seoul, who
 
 if TYPE_CHECKING:
     from bot.bookings.staff import OrderHistory, Staff
@@ -20,20 +20,6 @@ ORDER_STATUSES = ["pending_payment", "paid", "redeemed", "cancelled", "expired",
 GROUP_STATUSES = ["new", "contacted", "closed"]
 # The service's field names, as the options that give them.
 _OPTIONS = {"amount_krw": "--amount", "reason": "--reason", "status": "STATUS", "product": "--product"}
-
-
-class _Day(click.ParamType):
-    """A day as YYYY-MM-DD, given to the command as a `date` (audited as typed, not as a midnight datetime)."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a day as YYYY-MM-DD", param, ctx)
 
 
 def _staff() -> Staff:
@@ -66,7 +52,7 @@ def _when(value: datetime | None) -> str:
 
 
 @bookings_cli.command("orders")
-@click.argument("day", type=_Day(), metavar="DAY")
+@click.argument("day", type=Day(), metavar="DAY")
 @click.option("--product", "product_id", help="Only this product.")
 @click.option("--status", type=click.Choice(ORDER_STATUSES), help="Only orders in this status.")
 @click.option("--by", "created_by", help="Who looks (default: your user name); audited.")
@@ -176,7 +162,7 @@ def bookings_group_status(ref: str, status: str, created_by: str | None) -> None
 
 
 @bookings_cli.command("travelers")
-@click.argument("day", type=_Day(), metavar="DAY")
+@click.argument("day", type=Day(), metavar="DAY")
 @click.option("--product", "product_id", help="Only this product (default: every product that needs passports).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write the list to this CSV file (passport numbers in full: keep it safe, delete it after).")

@@ -10,27 +10,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from bot.cli.common import audited
+from bot.cli.common import Day, audited
 
 channels_cli = AppGroup("channels", help="Acquisition channels, their QR codes, and what each brought.")
 
 COLUMNS = [("scans", "scans"), ("follows", "follows"), ("unfollows", "unfollows"), ("active", "active"),
            ("bookings", "bookings"), ("revenue_krw", "revenue KRW"), ("coupon_claims", "coupons"),
            ("coupons_used", "used")]
-
-
-class _Day(click.ParamType):
-    """A day as YYYY-MM-DD (Seoul)."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a day as YYYY-MM-DD", param, ctx)
 
 
 @channels_cli.command("create")
@@ -70,8 +56,8 @@ def channels_list() -> None:
 
 
 @channels_cli.command("report")
-@click.option("--from", "first", type=_Day(), required=True, help="First day (Seoul), included.")
-@click.option("--to", "last", type=_Day(), required=True, help="Last day (Seoul), included.")
+@click.option("--from", "first", type=Day(), required=True, help="First day (Seoul), included.")
+@click.option("--to", "last", type=Day(), required=True, help="Last day (Seoul), included.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write the report to this CSV file.")
 def channels_report(first: date, last: date, csv_path: str | None) -> None:

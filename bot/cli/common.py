@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 import click
@@ -76,6 +76,21 @@ def _record(ctx: click.Context, by: str | None, code: int, error: str | None) ->
 
     audit.record(current_app.extensions["yjy"].db, actor=f"cli:{who(by)}", method="CLI", path=command_line(ctx),
                  status=code, detail={"error": error[:300]} if error else {})
+
+
+class Day(click.ParamType):
+    """A day as YYYY-MM-DD (Seoul), given to the command as a `date` (audited as typed, not as a midnight
+    datetime)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a day as YYYY-MM-DD", param, ctx)
 
 
 def count(n: int, one: str, many: str = "") -> str:
