@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.devtools.local_server import LocalServer, Served
+from bot.devtools.local_server import LocalServer, QuietHandler, Served
 
 
 @dataclass
@@ -216,7 +216,7 @@ class FakeWeChatAPI(Served):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 path = parts.path.removeprefix("/cgi-bin/").strip("/")
@@ -233,16 +233,9 @@ class FakeWeChatAPI(Served):
                         body = raw.decode("utf-8", "replace")
                 status, payload = fake._respond(path, query, body)
                 data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.respond(status, data, "application/json; charset=utf-8")
 
             do_GET = do_POST = _serve
-
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
 
         return Handler
 

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from bot.devtools.local_server import LocalServer, Served
+from bot.devtools.local_server import LocalServer, QuietHandler, Served
 
 KMA_PATH = "/1360000/VilageFcstInfoService_2.0"
 AIRKOREA_PATH = "/B552584/ArpltnInforInqireSvc"
@@ -147,7 +147,7 @@ class FakeKoreaWeather(Served):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -156,14 +156,7 @@ class FakeKoreaWeather(Served):
                 else:
                     status, ctype, body = fake.answer(url.path, query)
                 data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
+                self.respond(status, data, ctype)
 
         return Handler
 

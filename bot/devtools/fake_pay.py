@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from bot.devtools.local_server import LocalServer, Served
+from bot.devtools.local_server import LocalServer, QuietHandler, Served
 from bot.pay import crypto
 
 BEIJING = timezone(timedelta(hours=8))  # WeChat Pay writes every time in +08:00
@@ -618,7 +618,7 @@ class FakeWeChatPay(Served):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -626,19 +626,10 @@ class FakeWeChatPay(Served):
                 status, payload, fault = fake._respond(self.command, self.path,
                                                        self.headers.get("Authorization") or "", raw)
                 data = b"" if payload is None else _compact(payload)
-                self.send_response(status)
-                for name, value in fake._signed_headers(data, fault).items():
-                    self.send_header(name, value)
-                if data:
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.respond(status, data, "application/json; charset=utf-8" if data else "",
+                             fake._signed_headers(data, fault))
 
             do_GET = do_POST = _serve
-
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
 
         return Handler
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from bot.devtools.local_server import LocalServer, Served
+from bot.devtools.local_server import LocalServer, QuietHandler, Served
 
 RECORDED = Path(__file__).resolve().parents[1] / "_data" / "content" / "live" / "seoul_citydata.yaml"
 SERVICES = ("citydata", "citydata_ppltn")
@@ -153,7 +153,7 @@ class FakeSeoulCitydata(Served):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 status, code, text, fault = fake._respond(self.path)
                 if fault and fault.drop:
@@ -162,15 +162,7 @@ class FakeSeoulCitydata(Served):
                 if fault and fault.delay:
                     time.sleep(fault.delay)
                 data = text.encode("utf-8")
-                self.send_response(status)
-                xml = text.startswith("<?xml")
-                self.send_header("Content-Type", "application/xml;charset=UTF-8" if xml
-                                 else "application/json;charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
+                self.respond(status, data, "application/xml;charset=UTF-8" if text.startswith("<?xml")
+                             else "application/json;charset=UTF-8")
 
         return Handler

@@ -27,6 +27,24 @@ class QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A fake's request handler: nothing on the test output per request; `respond` writes one whole answer."""
+
+    def respond(self, status: int, data: bytes, content_type: str = "",
+                headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class LocalServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.server = QuietServer(("127.0.0.1", 0), handler)
