@@ -41,6 +41,9 @@ def servers_app(pg_template: PgTemplate, fake_api, pay_server) -> Iterator[Any]:
 @pytest.mark.parametrize("conversation", ALL, ids=[c.id for c in ALL])
 def test_conversation(conversation, backend, request, fake_api, fake_pay):  # type: ignore[no-untyped-def]
     app = request.getfixturevalue("servers_app" if backend.name == "servers" else "app")
+    if backend.name == "servers":  # the shared app's calls are forgotten after each, as app_factory does
+        request.addfinalizer(fake_api.reset)
+        request.addfinalizer(fake_pay.reset)
     result = replay.play(conversation, replay.InProcess(app, fake_api, fake_pay))
     if not result.passed:
         pytest.fail(replay.format_result(result, verbose=False), pytrace=False)
