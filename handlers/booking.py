@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from bot.bookings import coupons, links, passports
@@ -162,12 +161,7 @@ def _coupon(ctx: Context, product: Product, party: Party) -> tuple[Any, int]:
 def _prices(ctx: Context, product: Product, party: Party, discount: int = 0) -> dict[str, Any]:
     """KRW total (after `discount`) and, when rates are available, about how much that is in yuan."""
     total = product.price(party.adults, party.children) - discount
-    cny = rate_day = ""
-    quote = ctx.services.rates.quote()
-    if quote is not None:
-        value = quote.table.convert(Decimal(total), "KRW", "CNY")
-        if value is not None:
-            cny, rate_day = f"{value:,.0f}", f"{quote.table.as_of.astimezone(SEOUL):%Y-%m-%d}"
+    cny, rate_day = ctx.services.rates.yuan_estimate(total)
     return {"total_krw": total, "total_cny": cny, "rate_day": rate_day, "party": party}
 
 

@@ -100,6 +100,6 @@ def count(n: int, one: str, many: str = "") -> str:
 
 def seoul(when: datetime) -> str:
     """A stored time as Seoul wall time (SQLite keeps it without its zone: already Seoul's)."""
-    from bot.infra.clock import SEOUL
+    from bot.infra.clock import in_seoul
 
-    return f"{(when.astimezone(SEOUL) if when.tzinfo else when):%Y-%m-%d %H:%M}"
+    return f"{in_seoul(when):%Y-%m-%d %H:%M}"

@@ -19,6 +19,7 @@ import redis
 import requests
 
 from bot.infra import yamlfile
+from bot.infra.clock import in_seoul
 from bot.infra.keys import Keys
 from bot.infra.yamlfile import SourceError
 
@@ -211,6 +212,15 @@ class Rates:
         if cached and getattr(self.provider, "remote", False):  # the job's business; say so once it lags
             return Quote(cached[0], cached[1], stale=now - cached[1] > max(REMOTE_STALE_SECONDS, 3 * self.ttl))
         return self.refresh(cached)
+
+    def yuan_estimate(self, krw: int) -> tuple[str, str]:
+        """About how many yuan `krw` is at the rates served now, and that rate's day (Seoul): ("", "") without a
+        yuan rate. What booking summaries and pages show beside a won price."""
+        quote = self.quote()
+        value = quote.table.convert(Decimal(krw), "KRW", "CNY") if quote is not None else None
+        if quote is None or value is None:
+            return "", ""
+        return f"{value:,.0f}", f"{in_seoul(quote.table.as_of):%Y-%m-%d}"
 
     def refresh(self, cached: tuple[RateTable, float] | None = None) -> Quote | None:
         """Ask the provider now (the refresh job; a request with nothing cached); the last good rates, marked

@@ -318,11 +318,9 @@ def update_group_request(ref: str) -> Response:
 # --- the service's results as JSON ----------------------------------------------------------------
 def _time(when: datetime | None) -> str | None:
     """A stored time in Seoul's zone (SQLite gives it back without one: Seoul wall time already)."""
-    from bot.infra.clock import SEOUL
+    from bot.infra.clock import in_seoul
 
-    if when is None:
-        return None
-    return (when.astimezone(SEOUL) if when.tzinfo else when.replace(tzinfo=SEOUL)).isoformat()
+    return in_seoul(when).isoformat() if when is not None else None
 
 
 def _order(b: Booking) -> dict[str, Any]:

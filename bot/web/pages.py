@@ -2,8 +2,7 @@
 its pay button's script from our origin)."""
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 import segno
@@ -68,9 +67,8 @@ def product(product_id: str) -> Response:
     item = s.content.products.get(product_id)
     if item is None:
         return not_found()
-    estimate = _cny(s, item.adult_krw)
-    return html_page(s.cards.page("product", page_lang(), product=item, adult_cny=estimate["cny"],
-                                  rate_day=estimate["rate_day"],
+    adult_cny, rate_day = s.rates.yuan_estimate(item.adult_krw)
+    return html_page(s.cards.page("product", page_lang(), product=item, adult_cny=adult_cny, rate_day=rate_day,
                               checked=s.content.products.checked))
 
 
@@ -90,9 +88,10 @@ def booking(ref: str) -> Response:
     travelers = passports.travelers(s.db, [found.ref])[found.ref] if item and item.passport else None
     pay: dict = {}
     if found.status == "pending_payment" and found.hold_until is not None:
+        cny, rate_day = s.rates.yuan_estimate(found.total_krw)
         pay = dict(pay_query=links.booking_query(s.config.bookings.link_secret, found),
                    hold_until=f"{in_seoul(found.hold_until):%H:%M}",
-                   simulated=s.config.pay.simulated, **_cny(s, found.total_krw))
+                   simulated=s.config.pay.simulated, cny=cny, rate_day=rate_day)
     return private(html_page(s.cards.page("booking", page_lang(), booking=found, product=item,
                                           free_until=free_until, phone=mask_phone(found.phone), qr_svg=Markup(qr),
                                           travelers=travelers, mask=passports.mask, **pay)))
@@ -101,15 +100,6 @@ def booking(ref: str) -> Response:
 def private(response: ResponseT) -> ResponseT:
     response.headers["Cache-Control"] = "private, no-store"  # a traveler's booking, not for shared caches
     return response
-
-
-def _cny(s: Any, krw: int) -> dict[str, str]:
-    """About how many yuan `krw` is at the cached rate, and that rate's day ("" for both without rates)."""
-    quote = s.rates.quote()
-    value = quote.table.convert(Decimal(krw), "KRW", "CNY") if quote is not None else None
-    if value is None or quote is None:
-        return {"cny": "", "rate_day": ""}
-    return {"cny": f"{value:,.0f}", "rate_day": f"{in_seoul(quote.table.as_of):%Y-%m-%d}"}
 
 
 def mask_phone(phone: str) -> str:
