@@ -14,6 +14,7 @@ from bot.bookings import links, passports
 from bot.bookings import orders as bookings
 from bot.conversation.cards import DEFAULT_LANG
 from bot.infra.clock import in_seoul
+from bot.infra.db.models import Booking
 
 bp = Blueprint("pages", __name__, url_prefix="/p")
 ResponseT = TypeVar("ResponseT", bound=BaseResponse)
@@ -72,12 +73,22 @@ def product(product_id: str) -> Response:
                               checked=s.content.products.checked))
 
 
+def linked_booking(ref: str) -> Booking | None:
+    """The booking behind its owner's signed, unexpired link, or None (a wrong token looks like an unknown
+    reference). The page, and its pay and status calls."""
+    s = current_app.extensions["yjy"].services
+    found = bookings.get(s.db, ref) if len(ref) <= 12 else None
+    if found is None or not links.opens(s.config.bookings.link_secret, found, request.args, s.clock.now().date()):
+        return None
+    return found
+
+
 @bp.get("/bookings/<ref>")
 def booking(ref: str) -> Response:
     """Only through the owner's signed link: a wrong token looks exactly like an unknown reference."""
     s = current_app.extensions["yjy"].services
-    found = bookings.get(s.db, ref) if len(ref) <= 12 else None
-    if found is None or not links.opens(s.config.bookings.link_secret, found, request.args, s.clock.now().date()):
+    found = linked_booking(ref)
+    if found is None:
         return not_found()
     item = s.content.products.get(found.product_id)
     free_until = item.free_cancel_until(found.day, found.slot).strftime("%Y-%m-%d %H:%M") if item else ""

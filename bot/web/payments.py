@@ -17,11 +17,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.bookings import links
-from bot.bookings import orders as bookings
 from bot.bookings.payments import Mismatch, NotPayable, PaymentUnavailable
 from bot.infra import queue
 from bot.pay.client import NoticeError, PayError, SignatureError, Transaction
+from bot.web.pages import linked_booking
 
 bp = Blueprint("payments", __name__, static_folder="static", static_url_path="/p/static")  # pay.js
 log = logging.getLogger(__name__)
@@ -85,19 +84,10 @@ def _follow_up(s: Any, ref: str, outcome: str) -> None:
         log.exception("could not queue the follow-up of %s (%s)", ref, outcome)
 
 
-def _owned(ref: str) -> Any:
-    """The booking behind a signed link, or None (a wrong token looks like an unknown reference)."""
-    s = current_app.extensions["yjy"].services
-    found = bookings.get(s.db, ref) if len(ref) <= 12 else None
-    if found is None or not links.opens(s.config.bookings.link_secret, found, request.args, s.clock.now().date()):
-        return None
-    return found
-
-
 @bp.post("/p/bookings/<ref>/pay")
 def pay(ref: str) -> Any:
     s = current_app.extensions["yjy"].services
-    booking = _owned(ref)
+    booking = linked_booking(ref)
     if booking is None:
         return jsonify({"error": "not_found"}), 404
     try:
@@ -116,7 +106,7 @@ def pay(ref: str) -> Any:
 
 @bp.get("/p/bookings/<ref>/status")
 def status(ref: str) -> Any:
-    booking = _owned(ref)
+    booking = linked_booking(ref)
     if booking is None:
         return jsonify({"error": "not_found"}), 404
     response = jsonify({"status": booking.status})
