@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -310,7 +310,7 @@ def refund_number(ref: str, n: int) -> str:
 
 def add_refund(s: Session, booking: Booking, amount_krw: int, *, reason: str, by: str, now: datetime) -> Refund:
     """A refund request row (sent to WeChat Pay by a job): the pay amount is the same share of what was paid."""
-    n = len(list(s.scalars(select(Refund.out_refund_no).where(Refund.booking_ref == booking.ref)))) + 1
+    n = (s.scalar(select(func.count()).select_from(Refund).where(Refund.booking_ref == booking.ref)) or 0) + 1
     total = booking.total_krw or 1
     pay_amount = (booking.pay_total or 0) * amount_krw // total
     refund = Refund(out_refund_no=refund_number(booking.ref, n), booking_ref=booking.ref, amount_krw=amount_krw,
