@@ -148,6 +148,7 @@ class GroupRequest(_Reservation, Base):
     __tablename__ = "group_requests"
 
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | contacted | closed
+    assignee: Mapped[str | None] = mapped_column(String(60))  # the staff member handling it (inbox)
 
 
 class CouponClaim(Base):
@@ -267,7 +268,7 @@ class HandoffRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     openid: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # handoff | complaint
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | assigned | answered | closed
     text: Mapped[str] = mapped_column(String(1000), default="")  # what they wrote (truncated)
     recent: Mapped[list[str]] = mapped_column(JSON, default=list)  # their last few messages before it
     lang: Mapped[str] = mapped_column(String(16), default="zh-CN")
@@ -275,6 +276,8 @@ class HandoffRequest(Base):
     source: Mapped[str | None] = mapped_column(String(160), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee: Mapped[str | None] = mapped_column(String(60))  # the staff member handling it
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last staff reply sent
 
     __table_args__ = (Index("ix_handoff_requests_openid_status", "openid", "status"),
                       Index("ix_handoff_requests_status_created", "status", "created_at"))
@@ -351,3 +354,80 @@ class ChannelScan(Base):
     source: Mapped[str] = mapped_column(String(160), unique=True)
 
     __table_args__ = (Index("ix_channel_scans_channel_at", "channel", "at"),)
+
+
+class InboxReply(Base):
+    """A staff answer to a traveler through the customer-service message API, sent or refused (and why).
+
+    `item` names the inbox item: "H<id>" (hand-off or complaint) or "G<id>" (group request)."""
+
+    __tablename__ = "inbox_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item: Mapped[str] = mapped_column(String(16))
+    openid: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(String(1000))
+    outcome: Mapped[str] = mapped_column(String(40))  # sent | refused: <reason>
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_inbox_replies_item", "item", "at"),)
+
+
+class InsightDay(Base):
+    """Messages per Seoul day, message kind, route and intent, answered or not: what stays after retention."""
+
+    __tablename__ = "insight_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)  # text | voice | location | event:click ...
+    route: Mapped[str] = mapped_column(String(60), primary_key=True)  # the handler's route name, "" for none
+    intent: Mapped[str] = mapped_column(String(40), primary_key=True)  # "" when no intent was understood
+    answered: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class UnansweredQuestion(Base):
+    """One normalized question that reached the fallback, a low-confidence guess or a hand-off: an aggregate
+    kept after its raw texts are deleted."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    norm: Mapped[str] = mapped_column(String(200))  # normalized text (NFKC, lower case, digits masked)
+    route: Mapped[str] = mapped_column(String(60))  # fallback | suggest | handoff ...
+    sample: Mapped[str] = mapped_column(String(200))  # one way it was written (digits masked)
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("norm", "route", name="uq_unanswered_questions_norm_route"),
+                      Index("ix_unanswered_questions_last_seen", "last_seen"))
+
+
+class UnansweredMessage(Base):
+    """One message behind an unanswered question, with its raw text (digits masked) and a hashed openid;
+    deleted after the retention period."""
+
+    __tablename__ = "unanswered_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("unanswered_questions.id"))
+    openid_hash: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(500))
+    lang: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_unanswered_messages_at", "at"),
+                      Index("ix_unanswered_messages_question_at", "question_id", "at"))
+
+
+class InsightFlush(Base):
+    """A batch of message events moved from Redis into the tables above, by its id: a batch a crashed
+    worker left behind is applied once, never twice."""
+
+    __tablename__ = "insight_flushes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    events: Mapped[int] = mapped_column(Integer)
