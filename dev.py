@@ -2,7 +2,7 @@
 """Set-up and run in one command, on a machine with only Python 3.11+ and pip.
 
     python3 dev.py run     # the bot on embedded defaults; prints the webhook URL and dev secrets
-    python3 dev.py test    # the whole test suite (extra arguments go to pytest)
+    python3 dev.py test    # the whole test suite, on up to 4 processes (arguments given go to pytest instead)
     python3 dev.py check   # ruff (lint + import order), mypy, import-linter (the layer rules)
     python3 dev.py install # only the set-up the others do
     python3 dev.py lock    # re-resolve requirements*.lock from pyproject.toml (--upgrade: newest allowed)
@@ -69,6 +69,13 @@ def lock(args: list[str]) -> int:
     return 0
 
 
+def parallel() -> list[str]:
+    """The whole suite on up to 4 processes (pytest-xdist), one test file per process at a time: a file's tests
+    share module fixtures (one app, one browser). Each process takes its own Redis database (tests/support.py)."""
+    workers = min(os.cpu_count() or 1, 4)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+
+
 CHECKS = (("ruff", ["ruff", "check", "."]), ("mypy", ["mypy"]), ("import-linter", ["lint-imports"]))
 
 
@@ -98,7 +105,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "run":
         cmd = [str(BIN / "python"), "-m", "bot.cli", "run", *argv[1:]]
     else:
-        cmd = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+        cmd = [str(BIN / "python"), "-m", "pytest", *(argv[1:] or parallel())]
     return subprocess.call(cmd)
 
 

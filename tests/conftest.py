@@ -25,8 +25,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if SERVERS_CONFIGURED or IN_CI:
+        return
+    # Under pytest-xdist the workers collect, not this process: the count is known only without it.
     n = getattr(config, "_yjy_deselected", 0)
-    if n:
+    if n or hasattr(config, "workerinput") or config.getoption("numprocesses", None):
         terminalreporter.write_line(
-            f"NOTE: {n} tests need real Redis and PostgreSQL and did not run: set REDIS_URL and "
+            f"NOTE: {n or 'the'} tests that need real Redis and PostgreSQL did not run: set REDIS_URL and "
             "DATABASE_URL (as .ci/run does) to run them.", yellow=True)

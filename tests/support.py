@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.devtools import sender as build
 from bot.devtools.fake_api import FakeWeChatAPI
@@ -21,7 +22,23 @@ APPID = "wx5823bf96d3bd56c7"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 SECRET = "test-app-secret-value-0001"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _redis_of_this_worker(url: str) -> str:
+    """Under pytest-xdist, worker gwN takes the Nth database after REDIS_URL's own: tests flush their database,
+    so two workers must never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + int(worker[2:])
+    if db > 15:
+        raise RuntimeError(f"REDIS_URL's database {base} leaves no database for xdist worker {worker} (0-15)")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_URL = _redis_of_this_worker(os.environ.get("REDIS_URL", ""))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVERS_CONFIGURED = bool(REDIS_URL and DATABASE_URL)
