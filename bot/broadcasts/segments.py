@@ -6,7 +6,7 @@ A segment is a mapping (from a broadcast file or an admin API body); every filte
       all: true                 # every subscribed follower (alone: WeChat's send-to-all)
       tag: 101                  # a WeChat tag id (alone: WeChat's send-by-tag)
       language: zh-CN           # or a list: [en, ko]
-      channel: [kol_hallyu_01]  # the campaign QR scene they followed through
+      channel: [kol_hallyu_01]  # came through the channel first, or scanned or followed through it last
       active_days: 30           # wrote to us in the last N days
       booked: [dmz_tour]        # have a booking of one of these products
       interests: [food, hallyu] # asked about one of these categories (content/categories.yaml)
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, Follower, FollowerInterest, MassReceipt
@@ -72,7 +72,8 @@ class Segment:
         if self.not_languages:
             stmt = stmt.where(Follower.language.not_in(self.not_languages))
         if self.channel:
-            stmt = stmt.where(Follower.qrscene.in_(self.channel))
+            # The followers a channel's report counts: those it brought first, and those it reached last.
+            stmt = stmt.where(or_(Follower.first_channel.in_(self.channel), Follower.last_channel.in_(self.channel)))
         if self.active_days is not None:
             since = (now or datetime.now(UTC)) - timedelta(days=self.active_days)
             stmt = stmt.where(Follower.last_active_at >= since)

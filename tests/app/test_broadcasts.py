@@ -25,13 +25,17 @@ def db(backend):  # type: ignore[no-untyped-def]
         for table in ("broadcast_batches", "broadcasts", *BOOKING_TABLES, "followers"):
             s.execute(text(f"DELETE FROM {table}"))
         rows = [
-            dict(openid="o-zh-kol", subscribed=True, language="zh-CN", qrscene="kol_1", tags=[7],
+            dict(openid="o-zh-kol", subscribed=True, language="zh-CN", qrscene="kol_1", first_channel="kol_1",
+                 last_channel="kol_1", tags=[7],
                  last_active_at=NOW - timedelta(days=2)),
             dict(openid="o-zh-old", subscribed=True, language="zh-CN", qrscene=None, tags=[],
                  last_active_at=NOW - timedelta(days=90)),
-            dict(openid="o-en", subscribed=True, language="en", qrscene="kol_1", tags=[7, 8],
+            # came through kol_1, later scanned a hotel desk's code (and followed again through it)
+            dict(openid="o-en", subscribed=True, language="en", qrscene="hotel_1", first_channel="kol_1",
+                 last_channel="hotel_1", tags=[7, 8],
                  last_active_at=NOW - timedelta(days=1)),
-            dict(openid="o-gone", subscribed=False, language="zh-CN", qrscene="kol_1", tags=[7],
+            dict(openid="o-gone", subscribed=False, language="zh-CN", qrscene="kol_1", first_channel="kol_1",
+                 last_channel="kol_1", tags=[7],
                  last_active_at=NOW - timedelta(days=1)),
         ]
         s.execute(insert(Follower), [{**r, "created_at": NOW} for r in rows])
@@ -48,7 +52,8 @@ def db(backend):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("raw,expected", [
     ({"all": True}, ["o-en", "o-zh-kol", "o-zh-old"]),  # never the unsubscribed one
     ({"language": "zh-CN"}, ["o-zh-kol", "o-zh-old"]),
-    ({"channel": ["kol_1"]}, ["o-en", "o-zh-kol"]),
+    ({"channel": ["kol_1"]}, ["o-en", "o-zh-kol"]),  # first or last channel, as the channel report counts them
+    ({"channel": ["hotel_1"]}, ["o-en"]),
     ({"active_days": 30}, ["o-en", "o-zh-kol"]),
     ({"booked": ["dmz_tour"]}, ["o-zh-old"]),
     ({"tag": 7}, ["o-en", "o-zh-kol"]),
