@@ -36,6 +36,7 @@ from bot.infra.clock import Clock
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, BookingEvent, BookingTraveler, GroupRequest, ProductRow, Refund
 from bot.infra.db.results import affected
+from bot.infra.text import inert
 from bot.travel.products import Catalogue
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 CSV_HEADER = ["product", "day", "slot", "booking", "name", "passport_no", "nationality", "birth_date", "contact",
               "phone"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 REASON_MAX = 80  # Refund.reason, and WeChat Pay's limit: the traveler sees it in the refund notice
@@ -361,12 +361,6 @@ def write_csv(found: CheckpointList, path: str) -> None:
         writer = csv.writer(out)
         writer.writerow(CSV_HEADER)
         writer.writerows([inert(cell) for cell in row] for row in found.rows())
-
-
-def inert(cell: str) -> str:
-    """`cell`, with a leading ' when a spreadsheet would read it as a formula (OWASP's CSV injection advice):
-    a contact name typed in the chat as "=HYPERLINK(...)" or "-2+3" stays text."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def _status(value: str) -> Status:

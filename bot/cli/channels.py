@@ -2,7 +2,6 @@
 their permanent QR codes, and what each brought (see `bot.followers.channels`)."""
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Any
 
@@ -109,14 +108,10 @@ def _width(text: str) -> int:
 
 
 def _write_csv(lines: list[Any], path: str) -> None:
-    """The report as CSV; a cell a spreadsheet would run as a formula (a name like "=HYPERLINK(...)") stays text."""
-    from bot.bookings.staff import inert
+    from bot.followers import channels
 
     with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["channel", "name", *(key for key, _ in COLUMNS)])
-        for line in lines:
-            writer.writerow([inert(line.channel), inert(line.name), *(getattr(line, key) for key, _ in COLUMNS)])
+        channels.write_csv(lines, out)
 
 
 def init_app(app: Flask) -> None:

@@ -13,10 +13,11 @@ the latest they followed or scanned through; every follow or scan through a code
 """
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from sqlalchemy import and_, func, select, union
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.infra.clock import SEOUL
 from bot.infra.db import Database
 from bot.infra.db.models import Booking, Channel, ChannelScan, CouponClaim, Follower
+from bot.infra.text import inert
 
 SCENE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SHOW_QRCODE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
@@ -98,6 +100,17 @@ class Line:
 
     def counts(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("channel", "name")}
+
+
+CSV_COLUMNS = ("scans", "follows", "unfollows", "active", "bookings", "revenue_krw", "coupon_claims", "coupons_used")
+
+
+def write_csv(lines: list[Line], out: TextIO) -> None:
+    """The report as CSV; a cell a spreadsheet would run as a formula (a name like "=HYPERLINK(...)") stays text."""
+    writer = csv.writer(out)
+    writer.writerow(["channel", "name", *CSV_COLUMNS])
+    for line in lines:
+        writer.writerow([inert(line.channel), inert(line.name), *(getattr(line, key) for key in CSV_COLUMNS)])
 
 
 def period(first: date, last: date) -> tuple[datetime, datetime]:

@@ -138,3 +138,12 @@ class WordList:
 def pinyin(text: str) -> tuple[str, ...]:
     """The toneless pinyin of each character (pypinyin), cached: several matchers ask for the same text."""
     return tuple(lazy_pinyin(text))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: str) -> str:
+    """`cell`, with a leading ' when a spreadsheet would read it as a formula (OWASP's CSV injection advice):
+    a contact name typed in the chat as "=HYPERLINK(...)" or "-2+3" stays text."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

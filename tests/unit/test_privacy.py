@@ -12,10 +12,11 @@ import click
 import pytest
 
 from bot.bookings.passports import NAME_MAX, NUMBER_MAX, PassportProblem, parse
-from bot.bookings.staff import CheckpointBooking, CheckpointList, inert, write_csv
+from bot.bookings.staff import CheckpointBooking, CheckpointList, write_csv
 from bot.cli.common import command_line
 from bot.infra.clock import SEOUL
 from bot.infra.db.models import Booking, BookingTraveler
+from bot.infra.text import inert
 
 TODAY = date(2026, 11, 25)
 
