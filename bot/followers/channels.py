@@ -35,7 +35,12 @@ PAID = ("paid", "redeemed")
 
 
 class ChannelError(ValueError):
-    """A channel that cannot be made (its id is no valid scene string)."""
+    """A channel that cannot be made (its id is no valid scene string), or a period that is none; `field` names
+    what is wrong: id, name or to."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -48,10 +53,10 @@ def create(db: Database, gateway: Any, channel_id: str, name: str, now: datetime
     """The channel `channel_id` with its permanent QR code; one already stored is returned as it is (no API call).
     `gateway`: a `bot.wechat.gateway.WeChatGateway`; its errors (WeChatClientException) reach the caller."""
     if not SCENE.fullmatch(channel_id):
-        raise ChannelError(f"{channel_id!r}: a channel id is 1-64 letters, digits, _ or - (the QR code's scene)")
+        raise ChannelError(f"{channel_id!r}: a channel id is 1-64 letters, digits, _ or - (the QR code's scene)", "id")
     name = name.strip() or channel_id
     if len(name) > 120:
-        raise ChannelError("a channel name has at most 120 characters")
+        raise ChannelError("a channel name has at most 120 characters", "name")
     if found := get(db, channel_id):
         return Created(found, new=False)
     answer = gateway.create_permanent_qrcode(channel_id)
@@ -117,7 +122,7 @@ def period(first: date, last: date) -> tuple[datetime, datetime]:
     """Seoul days `first` to `last`, both included, as [start, end) in UTC (as times are stored: SQLite keeps
     no offset)."""
     if last < first:
-        raise ChannelError(f"the period ends ({last}) before it starts ({first})")
+        raise ChannelError(f"the period ends ({last}) before it starts ({first})", "to")
     return (datetime.combine(first, time(), SEOUL).astimezone(UTC),
             datetime.combine(last + timedelta(days=1), time(), SEOUL).astimezone(UTC))
 
