@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.conversation.router import Context, Router
 from bot.followers import records as followers
+from bot.live import cards as live_cards
 from bot.travel.places import Place
 from bot.travel.routes import way
 from bot.wechat.inbound import Incoming
@@ -92,8 +93,9 @@ def place(msg: Incoming, ctx: Context) -> Reply:
     found = ctx.services.content.places.get(place_id) if place_id else None
     if found is None:
         return ctx.cards.text("which_place", ctx.lang)
-    return place_card(found, ctx, focus, crowd=crowds.card_line(found, ctx),
-                      weather_line=weather.card_line(ctx, found.lat, found.lng))
+    live = live_cards.peek(ctx.services, found.lat, found.lng, found.hotspot)  # one Redis round trip for both lines
+    return place_card(found, ctx, focus, crowd=crowds.card_line(found, ctx, live),
+                      weather_line=weather.card_line(ctx, found.lat, found.lng, live))
 
 
 def category_menu(ctx: Context) -> Reply:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.conversation.router import Context, Router
 from bot.live import crowds
+from bot.live.store import LiveStore
 from bot.travel.places import Place
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
@@ -33,11 +34,12 @@ def crowd(msg: Incoming, ctx: Context) -> Reply:
                           distance=ctx.cards.distance(quieter.metres, ctx.lang) if quieter else "")
 
 
-def card_line(place: Place, ctx: Context) -> str:
-    """The place card's crowd line: only for a place with a hotspot and a fresh live reading (cache only)."""
+def card_line(place: Place, ctx: Context, store: LiveStore | None = None) -> str:
+    """The place card's crowd line: only for a place with a hotspot and a fresh live reading (cache only; `store`:
+    a `live.cards.peek` read ahead)."""
     if not place.hotspot:
         return ""
-    service = crowds.of(ctx.services)
+    service = crowds.of(ctx.services).reading_from(store) if store else crowds.of(ctx.services)
     if service.source.sample:
         return ""  # a recorded sample is never shown on a card, only asked for ("明洞人多吗") and labelled
     now = ctx.services.clock.now()

@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.conversation.router import Context, Router
 from bot.infra.clock import SEOUL
+from bot.live import cards as live_cards
 from bot.live.air import Air, AirReading, grade_name
 from bot.live.questions import Question, ask
+from bot.live.store import LiveStore
 from bot.live.weather import Day, Forecast, Reading, Weather, cell_for
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import Reply
@@ -174,14 +176,15 @@ HOT, COLD = 30.0, -5.0  # °C worth a line: a heat or cold warning the traveler 
 BAD_AIR = 3  # 나쁨 and worse
 
 
-def card_line(ctx: Context, lat: float, lng: float) -> str:
+def card_line(ctx: Context, lat: float, lng: float, store: LiveStore | None = None) -> str:
     """One line of weather worth saying on a place or nearby card: rain or snow still to come today, heat, cold or
-    bad air; "" otherwise. Cached live readings only: never a call to a source, never a sample."""
+    bad air; "" otherwise. Cached live readings only (`store`: a `live.cards.peek` read ahead): never a call to a
+    source, never a sample."""
     s = ctx.services
     now = s.clock.now()
-    reading = Weather.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(lat, lng,
-                                                                                                    fetch=False)
-    air = Air.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(lat, lng, fetch=False)
+    store = store or live_cards.peek(s, lat, lng)
+    reading = Weather.from_config(s.config.live, s.config.content_dir, store, s.clock).read(lat, lng, fetch=False)
+    air = Air.from_config(s.config.live, s.config.content_dir, store, s.clock).read(lat, lng, fetch=False)
     facts: dict[str, Any] = {"precip": "", "precip_from": None, "hot": "", "cold": "", "air": ""}
     if reading and not reading.forecast.sample and now.timestamp() - reading.fetched_at < CARD_FRESH.total_seconds():
         forecast = reading.forecast

@@ -26,11 +26,12 @@ from bot.infra.clock import SEOUL, Clock
 from bot.infra.config import LiveConfig
 from bot.live import datagokr
 from bot.live.datagokr import GatewayError
-from bot.live.store import LiveError, LiveStore
+from bot.live.store import LiveError, LiveStore, Wanted
 
 log = logging.getLogger(__name__)
 
 KIND, SOURCE, KEY = "air", "airkorea", "seoul"
+CARD_KEYS: tuple[list[Wanted], list[Wanted]] = ([(KIND, KEY)], [(KIND, KEY)])  # what read(fetch=False) reads, marks
 OPERATION = "getCtprvnRltmMesureDnsty"
 PUBLISHED_AFTER = timedelta(minutes=15)  # an hour's values are out around HH:15
 STATION_KM = 5.0  # farther from every district station: Seoul's average (a district station covers ~5 km)

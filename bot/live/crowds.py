@@ -17,6 +17,7 @@ three hours every run, the others in turn (every 45-70 minutes, as fewer or more
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -32,7 +33,7 @@ from defusedxml import ElementTree
 from bot.infra import yamlfile
 from bot.infra.clock import SEOUL
 from bot.infra.config import LiveConfig
-from bot.live.store import LiveError, LiveStore
+from bot.live.store import LiveError, LiveStore, Wanted
 from bot.travel.places import Place, Places
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,12 @@ class Crowds:
                           else RecordedCitydata(content_dir / "live" / "seoul_citydata.yaml"))
         return cls(source, store, quota=live.quotas.get(SOURCE, 1000), timeout=live.timeout_seconds)
 
+    def reading_from(self, store: LiveStore) -> Crowds:
+        """This service reading through `store` (a `Peek` read ahead for one card)."""
+        other = copy.copy(self)
+        other.store = store
+        return other
+
     # --- reading --------------------------------------------------------------------------------------------------
     def read(self, area: str, now: datetime, *, fetch: bool = True) -> CrowdAnswer:
         """The cached reading (live, or stale with why); with nothing cached and `fetch`, one short call."""
@@ -456,6 +463,11 @@ def _day(now: datetime) -> str:
 def hotspots_of(places: Places) -> list[str]:
     """The areas our places name, in content order: what the schedule keeps fresh."""
     return list(dict.fromkeys(p.hotspot for p in places if p.hotspot))
+
+
+def card_keys(area: str) -> tuple[list[Wanted], list[Wanted]]:
+    """What `Crowds.read(area, fetch=False)` reads (the reading, the last refresh's outcome) and marks asked."""
+    return [(KIND, area), (STATUS_KIND, SOURCE)], [(KIND, area)]
 
 
 def of(services: Any) -> Crowds:

@@ -5,6 +5,8 @@
     stored = store.load("weather", "60_127")          # Stored(data, fetched_at) or None
     if store.spend("kma", limit=10_000, day="2026-12-05"): ...call the source...
     store.asked("crowd", "POI014")                     # a traveler asked: refresh this one first
+    peek = store.peek([("weather", "60_127"), ("crowd", "POI014")], asked=[("crowd", "POI014")])
+    peek.load("weather", "60_127")                     # from the one round trip above
 
 A reading is kept long past its freshness (30 days): when a source is down the last good value, with its time,
 is what the traveler gets. Nothing here calls a source.
@@ -15,7 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import redis
 
@@ -49,14 +51,23 @@ class LiveStore:
         except redis.RedisError as exc:
             log.warning("live %s %s: cache unavailable: %s", kind, key, type(exc).__name__)
             return None
-        if not raw:
-            return None
+        return _decode(kind, key, raw)
+
+    def peek(self, wanted: Iterable[Wanted], asked: Iterable[Wanted] = (), now: float | None = None) -> Peek:
+        """The readings `wanted` and the "asked" marks of `asked` in one round trip (MGET and ZADDs, pipelined):
+        what a place card shows reads here, not in a round trip per line."""
+        wanted, asked = list(dict.fromkeys(wanted)), list(dict.fromkeys(asked))
+        stamp = now or time.time()
         try:
-            entry = json.loads(raw)
-            return Stored(dict(entry["data"]), float(entry["fetched_at"]))
-        except (ValueError, KeyError, TypeError):
-            log.warning("live %s %s: unreadable cache entry ignored", kind, key)
-            return None
+            pipe = self.r.pipeline(transaction=False)
+            for kind, key in asked:
+                pipe.zadd(self.keys.live_asked(kind), {key: stamp})
+            pipe.mget([self.keys.live(kind, key) for kind, key in wanted])
+            raws = pipe.execute()[-1]
+        except redis.RedisError as exc:
+            log.warning("live peek: cache unavailable: %s", type(exc).__name__)
+            raws = [None] * len(wanted)
+        return Peek(self, {w: _decode(*w, raw) for w, raw in zip(wanted, raws)}, set(asked))
 
     def save(self, kind: str, key: str, data: dict[str, Any], fetched_at: float | None = None) -> None:
         entry = json.dumps({"data": data, "fetched_at": fetched_at or time.time()}, ensure_ascii=False)
@@ -107,3 +118,42 @@ class LiveStore:
                     for k in self.r.zrevrange(self.keys.live_asked(kind), 0, -1)]
         except redis.RedisError:
             return []
+
+
+Wanted = tuple[str, str]  # (kind, key) of a reading
+
+
+def _decode(kind: str, key: str, raw: bytes | str | None) -> Stored | None:
+    if not raw:
+        return None
+    try:
+        entry = json.loads(raw)
+        return Stored(dict(entry["data"]), float(entry["fetched_at"]))
+    except (ValueError, KeyError, TypeError):
+        log.warning("live %s %s: unreadable cache entry ignored", kind, key)
+        return None
+
+
+class Peek(LiveStore):
+    """A `LiveStore` for one answer, over readings fetched ahead by `LiveStore.peek`: reads of those (and their
+    "asked" marks) cost nothing more; anything else goes to Redis as usual. A peek never claims or spends: what
+    reads through it never calls a source."""
+
+    def __init__(self, store: LiveStore, found: dict[Wanted, Stored | None], asked: set[Wanted]) -> None:
+        super().__init__(store.r, store.keys)
+        self._found, self._asked = found, asked
+
+    def load(self, kind: str, key: str) -> Stored | None:
+        if (kind, key) in self._found:
+            return self._found[(kind, key)]
+        return super().load(kind, key)
+
+    def asked(self, kind: str, key: str, now: float | None = None) -> None:
+        if (kind, key) not in self._asked:
+            super().asked(kind, key, now)
+
+    def claim(self, kind: str, key: str, seconds: int = 30) -> bool:
+        return False
+
+    def spend(self, source: str, limit: int, day: str) -> bool:
+        return False

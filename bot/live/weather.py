@@ -26,7 +26,7 @@ from bot.infra.clock import SEOUL, Clock
 from bot.infra.config import LiveConfig
 from bot.live import datagokr
 from bot.live.datagokr import GatewayError
-from bot.live.store import LiveError, LiveStore
+from bot.live.store import LiveError, LiveStore, Wanted
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ def cell_for(lat: float, lng: float) -> Cell | None:
     """The cell of a point KMA covers (the Korean peninsula and its seas), else None (a traveler still at home)."""
     nx, ny = grid(lat, lng)
     return (nx, ny) if 1 <= nx <= 149 and 1 <= ny <= 253 else None
+
+
+def card_keys(lat: float, lng: float) -> tuple[list[Wanted], list[Wanted]]:
+    """What `Weather.read(lat, lng, fetch=False)` reads (the cell's reading, Seoul's in its stead) and marks asked."""
+    cell = cell_for(lat, lng) or SEOUL_CELL
+    return [(KIND, cell_key(cell)), (KIND, cell_key(SEOUL_CELL))], [(KIND, cell_key(cell))]
 
 
 def cell_key(cell: Cell) -> str:

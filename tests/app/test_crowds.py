@@ -215,3 +215,19 @@ def test_the_refresh_command_prints_what_it_did(crowds_app, seoul) -> None:  # t
     assert result.exit_code == 0, result.output
     assert "crowd: budget 10 calls this run" in result.output and f"crowd: {PALACE} ok" in result.output
     assert "crowd: seoul calls today (2026-12-05): 10 of 1000" in result.output
+
+
+def test_a_peek_reads_ahead_in_one_go_and_never_claims_or_spends(store) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    store.save("crowd", "POI014", {"level": "busy"}, fetched_at=1000.0)
+    peek = store.peek([("crowd", "POI014"), ("crowd", "POI999")], asked=[("crowd", "POI014")], now=2000.0)
+    assert peek.load("crowd", "POI014").data == {"level": "busy"} and peek.load("crowd", "POI999") is None
+    assert store.recently_asked("crowd", now=2000.0) == ["POI014"]
+    store.save("crowd", "POI015", {"level": "calm"})
+    assert peek.load("crowd", "POI015").data == {"level": "calm"}  # not read ahead: read now
+    assert peek.claim("crowd", "POI999") is False and peek.spend("seoul", 1000, "2026-12-05") is False
+    assert store.calls("seoul", "2026-12-05") == 0
+
+    gone = LiveStore(redis.Redis(port=1, socket_connect_timeout=0.2), store.keys)  # Redis unreachable
+    assert gone.peek([("crowd", "POI014")], asked=[("crowd", "POI014")]).load("crowd", "POI014") is None

@@ -68,3 +68,46 @@ def test_in_english(app, openid):
     wx = WeChat(app)
     wx.say(openid, "English")
     assert "❄️ Snow today from 15:00" in _card(app, openid, "Gyeongbokgung")
+
+
+class _RoundTrips:
+    """Counts what the app's Redis client sends: one per command, one per pipeline (however many commands)."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self.count = 0
+        self.client, self._command, self._pipeline = client, client.execute_command, client.pipeline
+
+        def command(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return self._command(*args, **kwargs)
+
+        def pipeline(*args, **kwargs):  # type: ignore[no-untyped-def]
+            pipe = self._pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def counted(*a, **k):  # type: ignore[no-untyped-def]
+                self.count += 1
+                return execute(*a, **k)
+
+            pipe.execute = counted
+            return pipe
+
+        client.execute_command, client.pipeline = command, pipeline
+
+    def stop(self) -> None:
+        self.client.execute_command, self.client.pipeline = self._command, self._pipeline
+
+
+def test_a_place_card_reads_its_live_lines_in_one_round_trip(app, openid):
+    """Claim (dedup + state), the card's live peek (weather, air, crowd and their "asked" marks), finish: three.
+    A round trip per line (and per "asked" mark) was seven more."""
+    _weather(app, precip="rain")
+    _air(app, pm25=60)
+    _card(app, openid, "明洞")  # the follower row and language are settled by a first message
+    counter = _RoundTrips(app.extensions["yjy"].redis)
+    try:
+        card = _card(app, openid, "明洞怎么样")
+    finally:
+        counter.stop()
+    assert "🌧" in card
+    assert counter.count == 3
