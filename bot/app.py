@@ -67,7 +67,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     """
     from bot import cli
     from bot.infra import logs
-    from bot.web import admin_api, errors, health, pages, payments, redeem, security
+    from bot.web import admin_api, errors, health, metrics, pages, payments, redeem, security
     from bot.web import admin_channels  # noqa: F401  # adds its routes to admin_api.bp, before it is registered
     from bot.wechat import webhook
 
@@ -86,6 +86,7 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
         sync_catalogue(ext.db, ext.content.products, ext.clock.now().date())
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)  # GET /metrics
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(payments.bp)

@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.broadcasts import planning as broadcasts
 from bot.broadcasts.message import Compose, message_payload
+from bot.infra import metrics
 from bot.infra.db import Database
 from bot.infra.db.models import Broadcast, BroadcastBatch, MassReceipt
 from bot.infra.keys import Keys
@@ -103,6 +104,7 @@ def send(db: Database, wechat: WeChatGateway, redis_client: redis.Redis, keys: K
             error = f"could not compose the message: {_describe(exc)}"
         else:
             error = _send_batch(db, wechat, rate, broadcast, batch, messages[lang], max_attempts, sleep)
+            metrics.broadcast_batch(redis_client, keys, "failed" if error else "sent")
         if error:
             _finish(db, broadcast_id, "stopped", error)
             report.status, report.error = "stopped", error

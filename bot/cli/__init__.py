@@ -6,15 +6,17 @@ import sys
 
 from flask import Flask
 
-from bot.cli import bookings, broadcast, channels, db, live, menu, payments, products, routing, worker
+from bot.cli import bookings, broadcast, channels, db, inbox, live, menu, payments, products, routing, worker
+from bot.cli import insights as insights_cli
 from bot.cli import replay as replay_cli
 from bot.cli import run as run_cli
 
 
 def register(app: Flask) -> None:
     """Add every command group to `flask --app wsgi ...`."""
-    for group in (db, products, bookings, payments, broadcast, channels, menu, routing, worker, live):
+    for group in (db, products, bookings, payments, broadcast, channels, menu, routing, worker, live, inbox):
         group.init_app(app)
+    insights_cli.init_app(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,9 @@ from bot.conversation.router import Context, Decision, Outcome
 from bot.conversation.state import Claim
 from bot.followers import handoff as requests
 from bot.followers import records as followers
-from bot.infra import inline, queue
+from bot.infra import inline, metrics, queue
 from bot.infra.text import mask_numbers
+from bot.insights import events as insight_events
 from bot.wechat import replies
 from bot.wechat.inbound import Incoming
 from bot.wechat.replies import SUCCESS, Reply
@@ -57,6 +58,7 @@ class Turn:
     lang: str
     early: Result | None = None  # answered without a handler (no route, state unavailable)
     spoiled: bool = False  # an inline attempt stopped halfway (BlockingCall): the state may be half changed
+    failed: bool = False  # the handler raised: the traveler got an apology, not an answer
 
 
 AppContext = Callable[[], ContextManager[Any]]
@@ -78,6 +80,7 @@ class Pipeline:
             log.warning("message without FromUserName ignored (%s)", msg.describe())
             return SUCCESS
         claim = self.s.store.claim(msg.dedup_key, msg.openid)
+        metrics.claimed(claim)
         if not claim.first:
             log.info("retry of %s: %s", msg.dedup_key, "cached reply" if claim.cached_reply else "still running")
             return claim.cached_reply or SUCCESS
@@ -94,16 +97,21 @@ class Pipeline:
                 except FutureTimeout:
                     log.warning("handler for %s missed the %.1f s deadline: answering success, reply follows via kf",
                                 msg.dedup_key, self.deadline)
+                    metrics.late(msg.kind, turn.decision.route)
                     if not claim.degraded:
                         self.s.store.mark_late(msg.dedup_key)
-                    future.add_done_callback(functools.partial(self._finish_late, msg, claim))
+                    future.add_done_callback(functools.partial(self._finish_late, msg, claim,
+                                                               self._insight(msg, turn)))
                     return SUCCESS
             reply, state = result
             body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
             if claim.degraded or msg.event in SYSTEM_EVENTS:
+                metrics.replied(msg.kind, turn.decision.route, body)
                 return body
             last = attempt == CONFLICT_ATTEMPTS
-            if self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, body, cache_on_conflict=False):
+            if self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, body, cache_on_conflict=False,
+                                   event=self._insight(msg, turn)):
+                metrics.replied(msg.kind, turn.decision.route, body)
                 return body
             # Another message of this traveler saved the conversation meanwhile (they sent several at once): this
             # reply may promise what the saved state does not keep. Read it again and answer on it.
@@ -115,6 +123,7 @@ class Pipeline:
         body = replies.render_xml(self.s.cards.text("state_conflict", lang), to_user=msg.openid,
                                   from_account=msg.account)
         self.s.store.cache_reply(msg.dedup_key, body)
+        metrics.conflict(msg.kind, turn.decision.route)
         return body
 
     def _reload(self, msg: Incoming) -> dict[str, Any] | None:
@@ -180,6 +189,8 @@ class Pipeline:
             raise
         except Exception:  # noqa: BLE001 - a handler bug must become an apology, never a 500
             log.exception("handler %s failed on %s", route.name, msg.dedup_key)
+            metrics.handler_failed(route)
+            turn.failed = True
             return self.s.cards.text("apology", lang), state
         reply, new_state = (result.reply, result.state) if isinstance(result, Outcome) else (result, ctx.state)
         pending = turn.decision.pending_flow
@@ -239,10 +250,10 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - the reply matters more; the next message retries
             log.exception("follower update failed for %s", msg.dedup_key)
 
-    def _finish_late(self, msg: Incoming, claim: Claim, done: Future) -> None:
+    def _finish_late(self, msg: Incoming, claim: Claim, event: str | None, done: Future) -> None:
         reply, state = done.result()
         if not claim.degraded:
-            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS)
+            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS, event=event)
         if isinstance(reply, TransferCustomerServiceReply):
             reply = self._late_transfer(msg, state)
         payload = replies.to_customer_service(reply, msg.openid)
@@ -254,6 +265,17 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - runs in a callback thread: log, do not lose silently
             log.exception("could not queue the late reply for %s", msg.dedup_key)
 
+    def _insight(self, msg: Incoming, turn: Turn) -> str | None:
+        """The message as an insight event, saved with its reply (no Redis call of its own); never costs the reply.
+        With Redis down (degraded) nothing is saved, so nothing is counted."""
+        route = turn.decision.route
+        try:
+            return insight_events.for_message(msg, route=route.name if route else "", intent=turn.decision.intent,
+                                              lang=turn.lang, secret=self.s.config.bookings.link_secret,
+                                              at=self.s.clock.now(), failed=turn.failed)
+        except Exception:  # noqa: BLE001 - counting must never cost an answer
+            log.exception("insight event of %s not built", msg.dedup_key)
+            return None
 
     def _late_transfer(self, msg: Incoming, state: dict[str, Any] | None) -> Reply:
         """A transfer to kf that missed the deadline cannot happen any more (only a passive reply transfers):

@@ -24,18 +24,33 @@ PENDING = b"pending"  # first attempt still running
 LATE = b"late"  # first attempt answered "success"; the reply goes out through the kf API
 REPLY_PREFIX = b"r:"
 
+# KEYS: state, dedup ('' for none), insight events list. ARGV: state ('' deletes it), expected rev, state TTL,
+# reply, dedup TTL, cache the reply on conflict ('1'), insight event ('' for none), cap of the events list.
 _FINISH = """
+local function note()
+  if ARGV[7] ~= '' then
+    redis.call('RPUSH', KEYS[3], ARGV[7])
+    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[8]), -1)
+  end
+end
 local cur = redis.call('GET', KEYS[1])
 local rev = 0
 if cur then rev = tonumber(string.match(cur, '^{"rev":(%d+)')) or 0 end
 if rev ~= tonumber(ARGV[2]) then
-  if ARGV[6] == '1' and KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
+  if ARGV[6] == '1' and KEYS[2] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+    note()
+  end
   return 0
 end
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
 if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end
+note()
 return 1
 """
+# Insight events waiting for the flush (bot/insights/flush.py): with no worker running, the oldest are dropped
+# past this many rather than Redis growing without bound (a day of a busy account is far below it).
+EVENTS_CAP = 200_000
 
 
 @dataclass
@@ -56,7 +71,7 @@ class StateStore(Protocol):
     def claim(self, delivery_key: str, openid: str) -> Claim: ...
 
     def finish(self, delivery_key: str | None, openid: str, state: dict[str, Any] | None,
-               expected_rev: int, reply: str, cache_on_conflict: bool = True) -> bool: ...
+               expected_rev: int, reply: str, cache_on_conflict: bool = True, event: str | None = None) -> bool: ...
 
     def cache_reply(self, delivery_key: str, reply: str) -> None: ...
 
@@ -113,16 +128,18 @@ class RedisStateStore:
         return Claim(first=False, state=load_state(raw_state), cached_reply=cached)
 
     def finish(self, delivery_key: str | None, openid: str, state: dict[str, Any] | None,
-               expected_rev: int, reply: str, cache_on_conflict: bool = True) -> bool:
+               expected_rev: int, reply: str, cache_on_conflict: bool = True, event: str | None = None) -> bool:
         """Save `state` (None deletes it) and cache `reply` for retries, if nobody wrote the state in between.
-        On such a conflict the reply is cached anyway only with `cache_on_conflict` (else the caller retries)."""
+        On such a conflict the reply is cached anyway only with `cache_on_conflict` (else the caller retries).
+        `event` (the message's insight event, bot/insights/events.py) is appended in the same round trip when the
+        state was saved or the reply cached: a message answered again after a conflict is counted once."""
         payload = "" if state is None else dump_state(state, expected_rev + 1)
         dedup = self.keys.dedup(delivery_key) if delivery_key else ""
         try:
-            saved = self._finish(keys=[self.keys.state(openid), dedup],
+            saved = self._finish(keys=[self.keys.state(openid), dedup, self.keys.insight_events()],
                                  args=[payload, expected_rev, self.state_ttl,
                                        REPLY_PREFIX + reply.encode("utf-8"), self.dedup_ttl,
-                                       "1" if cache_on_conflict else "0"])
+                                       "1" if cache_on_conflict else "0", event or "", EVENTS_CAP])
         except redis.RedisError as exc:
             log.error("state: could not save for %s: %s", delivery_key, exc)
             return False

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import importlib.util
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "REDIS_URL": "redis.url",
     "DATABASE_URL": "database.url",
     "ADMIN_TOKENS": "admin.tokens",
+    "METRICS_TOKEN": "metrics.token",
+    "CONSOLE_SECRET": "admin.console_secret",
     "PUBLIC_BASE_URL": "public_base_url",
     "RATES_FILE": "rates.file",
     "RATES_URL": "rates.url",
@@ -120,6 +123,34 @@ class StaffLogin:
     name: str
     token: str = field(repr=False)
     products: frozenset[str] = frozenset()  # the products they may redeem; empty: all
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    """One entry of `admin.tokens`: `name:token` (actions are attributed to `staff:<name>`) or a bare token
+    (attributed to `token:<sha256 prefix>`, as before names existed)."""
+
+    name: str  # "" for a bare token
+    token: str = field(repr=False)
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log says did it: never the token itself."""
+        if self.name:
+            return f"staff:{self.name}"
+        return "token:" + hashlib.sha256(self.token.encode()).hexdigest()[:8]
+
+
+ADMIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def find_admin(logins: tuple[AdminLogin, ...], token: str) -> AdminLogin | None:
+    """The login `token` belongs to, compared with every configured token in constant time (no early stop)."""
+    found = None
+    for login in logins:
+        if hmac.compare_digest(token.encode(), login.token.encode()):
+            found = login
+    return found if token else None
 
 
 @dataclass(frozen=True)
@@ -270,6 +301,24 @@ def _handoff(r: _Reader) -> HandoffConfig:
 
 
 @dataclass(frozen=True)
+class InsightsConfig:
+    """What travelers asked and what the bot missed (bot/insights/)."""
+
+    keep_raw_days: int = 30  # raw texts of unanswered messages (and closed hand-offs) are deleted after this
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Who may read `GET /metrics`: a bearer token, or a client (the TCP peer) inside one of `allow`."""
+
+    token: str = field(default="", repr=False)
+    allow: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     dev: bool
@@ -291,9 +340,13 @@ class Config:
     handoff: HandoffConfig = field(default_factory=HandoffConfig)
     pay: PayConfig = field(default_factory=PayConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
     database_statement_timeout_seconds: float = 10.0  # PostgreSQL: a statement (or a lock wait) past this fails
     database_pool_timeout_seconds: float = 2.0  # waiting for a free pooled connection
     simulator: bool = False  # /simulator: a chat page for testers; never on in production
+    admin_logins: tuple[AdminLogin, ...] = field(default=(), repr=False)  # admin_tokens with their names
+    console_secret: str = field(default="", repr=False)  # signs the /admin/ console's session cookie
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -383,6 +436,46 @@ def _staff(r: _Reader) -> tuple[StaffLogin, ...]:
         products = frozenset(p.strip() for p in parts[2].split("|") if p.strip()) if len(parts) == 3 else frozenset()
         logins.append(StaffLogin(name[:40], parts[1], products))
     return tuple(logins)
+
+
+def _admin_logins(r: _Reader) -> tuple[AdminLogin, ...]:
+    """`admin.tokens` (ADMIN_TOKENS=a,b): entries `name:token` or a bare token, each token 16+ characters."""
+    raw = r.raw("admin.tokens") or []
+    shape = "must be a list of tokens of at least 16 characters, each name:token (name: 1-40 letters, digits, _ . -) " \
+            "or a bare token"
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise r.error("admin.tokens", shape)
+    logins, names = [], set()
+    for entry in raw:
+        name, sep, token = entry.partition(":")
+        if not (sep and ADMIN_NAME.fullmatch(name) and len(token) >= 16):  # a bare token (it may hold a ':')
+            name, token = "", entry
+        if len(token) < 16:
+            raise r.error("admin.tokens", shape)
+        if name and name in names:
+            raise r.error("admin.tokens", f"{name!r} is listed twice")
+        names.add(name)
+        logins.append(AdminLogin(name, token))
+    return tuple(logins)
+
+
+def _metrics(r: _Reader) -> MetricsConfig:
+    """`metrics.token` (METRICS_TOKEN) and `metrics.allow` (networks, default this host only)."""
+    token = r.text("metrics.token", required=False)
+    if token and len(token) < 16:
+        raise r.error("metrics.token", "must be at least 16 characters (or empty: the allowed networks only)")
+    raw = r.raw("metrics.allow")
+    if raw is None:
+        return MetricsConfig(token=token)
+    if not isinstance(raw, list):
+        raise r.error("metrics.allow", "must be a list of networks in CIDR form, e.g. [127.0.0.1/32, 10.0.0.0/8]")
+    allow = []
+    for entry in raw:
+        try:
+            allow.append(ipaddress.ip_network(str(entry).strip()))
+        except ValueError as exc:
+            raise r.error("metrics.allow", f"{entry!r} is not a network in CIDR form ({exc})") from None
+    return MetricsConfig(token=token, allow=tuple(allow))
 
 
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
@@ -482,9 +575,8 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     if not dev and redis_url.startswith("memory://") and environ.get("BOT_ALLOW_MEMORY_REDIS") != "1":
         # An in-process stand-in is per worker: dedup and state would silently split across workers.
         raise r.error("redis.url", "memory:// is only for the development runner; set REDIS_URL")
-    tokens = r.raw("admin.tokens") or []
-    if not isinstance(tokens, list) or not all(isinstance(t, str) and len(t) >= 16 for t in tokens):
-        raise r.error("admin.tokens", "must be a list of tokens of at least 16 characters")
+    admin_logins = _admin_logins(r)
+    tokens = [login.token for login in admin_logins]
     content_dir = Path(r.text("content_dir", required=False, default="content"))
     if not content_dir.is_absolute():
         content_dir = ROOT / content_dir
@@ -525,9 +617,15 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     )
     pay = _pay(r)
     live = _live(r)
+    metrics = _metrics(r)
+    console_secret = r.text("admin.console_secret", required=False)
+    if console_secret and len(console_secret) < 32:
+        raise r.error("admin.console_secret", "must be at least 32 characters (e.g. openssl rand -hex 32)")
+    if not console_secret:  # stable for as long as the link secret is (itself derived from the account's)
+        console_secret = hmac.new(link_secret.encode(), b"admin-console", hashlib.sha256).hexdigest()
     secrets = tuple(s for s in (wechat.token, wechat.appsecret, wechat.encoding_aes_key, *tokens, link_secret,
                                 pay.apiv3_key, *(login.token for login in bookings.staff), live.exim_key,
-                                live.data_go_kr_key, live.seoul_key) if s)
+                                live.data_go_kr_key, live.seoul_key, console_secret, metrics.token) if s)
     return Config(
         source=str(path),
         dev=dev,
@@ -550,8 +648,13 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         handoff=_handoff(r),
         pay=pay,
         live=live,
+        metrics=metrics,
+        insights=InsightsConfig(keep_raw_days=r.number("insights.keep_raw_days", int, 1, 3650)
+                                if r.raw("insights.keep_raw_days") is not None else 30),
         database_statement_timeout_seconds=_optional(r, "database.statement_timeout_seconds", 0.1, 600, 10.0),
         database_pool_timeout_seconds=_optional(r, "database.pool_timeout_seconds", 0.1, 60, 2.0),
         simulator=r.flag("simulator.enabled"),
+        admin_logins=admin_logins,
+        console_secret=console_secret,
         secrets=secrets,
     )

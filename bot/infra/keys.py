@@ -60,6 +60,18 @@ class Keys:
         """media_id of uploaded news articles, by the hash of the articles."""
         return f"{self.base}:news_media:{digest}"
 
+    def insight_events(self) -> str:
+        """Message events (one JSON each) the webhook appends and the insights flush moves to the database."""
+        return f"{self.base}:insights:events"
+
+    def insight_flushing(self, batch: str) -> str:
+        """A batch of events being flushed (renamed from `insight_events`), deleted once applied."""
+        return f"{self.base}:insights:flushing:{batch}"
+
+    def insight_batches(self) -> str:
+        """The ids of the batches being flushed (a set): one a crashed flush left behind is found here."""
+        return f"{self.base}:insights:batches"
+
     def mass_send_rate(self) -> str:
         """Prefix of the per-minute counters of mass-send calls (WeChat allows 60 a minute)."""
         return f"{self.base}:mass_rate"

@@ -25,6 +25,8 @@ SEND_REFUNDS_JOB = "bot.jobs.send_refunds"
 REMINDERS_JOB = "bot.jobs.send_booking_reminders"
 CLOSE_CANCELLED_JOB = "bot.jobs.close_cancelled_order"
 RATES_JOB = "bot.jobs.refresh_rates"
+INSIGHTS_FLUSH_JOB = "bot.jobs.flush_insights"
+INSIGHTS_PURGE_JOB = "bot.jobs.purge_insights"
 BROADCAST_JOB_TIMEOUT = 3600  # a large broadcast sends batch by batch within the 60 calls a minute
 
 
@@ -44,7 +46,8 @@ WORKER_TTL_SECONDS = 35  # dequeue waits at most 20 s, so maintenance runs on ti
 # scheduled for a hold was lost with a Redis that restarted without persistence.
 PERIODIC: tuple[tuple[str, int], ...] = ((PAYMENTS_SWEEP_JOB, 60), (REMINDERS_JOB, 3600), (RATES_JOB, 600),
                                          ("bot.jobs.refresh_weather", 600), ("bot.jobs.refresh_air", 600),
-                                         ("bot.jobs.refresh_crowds", 600))
+                                         ("bot.jobs.refresh_crowds", 600),
+                                         (INSIGHTS_FLUSH_JOB, 60), (INSIGHTS_PURGE_JOB, 86400))
 
 
 class _QuickStop(BaseWorker):

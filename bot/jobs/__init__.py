@@ -13,6 +13,8 @@ import redis
 from flask import current_app
 from wechatpy.exceptions import WeChatClientException
 
+from bot.infra import metrics
+
 log = logging.getLogger(__name__)
 
 # Final customer-service errors: outside the 48 h window / unsubscribed, and over the message count.
@@ -45,8 +47,10 @@ def deliver_late_reply(openid: str, payload: dict[str, Any], delivery: str) -> s
     except WeChatClientException as exc:
         if exc.errcode is None and "Timeout" in str(exc.errmsg):
             log.warning("late reply for %s timed out: WeChat may have sent it, so it is not sent again", delivery)
+            metrics.late_reply(ext.redis, ext.keys, "unknown")
             return "unknown"
         _forget(ext, key)
+        metrics.late_reply(ext.redis, ext.keys, "failed")
         if exc.errcode in KF_FINAL_ERRORS:
             log.warning("late reply for %s not delivered, final error %s: %s", delivery, exc.errcode, exc.errmsg)
             return f"dropped:{exc.errcode}"
@@ -57,6 +61,7 @@ def deliver_late_reply(openid: str, payload: dict[str, Any], delivery: str) -> s
     except redis.RedisError:
         pass  # still marked "sending": a rerun sends nothing either way
     log.info("late reply for %s delivered via customer-service API", delivery)
+    metrics.late_reply(ext.redis, ext.keys, "sent")
     return "sent"
 
 
@@ -243,3 +248,17 @@ def send_broadcast(broadcast_id: int, scheduled_for: str | None = None) -> str:
     if report is None:
         return f"skipped: broadcast {broadcast_id} was rescheduled or sent since this job was queued"
     return f"{report.status}: {len(report.sent)} batches sent{f' ({report.error})' if report.error else ''}"
+
+
+def flush_insights() -> str:
+    """Message events waiting in Redis into the insight tables (exactly once per batch; bot/insights/flush.py)."""
+    from bot.insights.flush import flush
+
+    return str(flush(current_app.extensions["yjy"]))
+
+
+def purge_insights() -> str:
+    """Raw texts older than `insights.keep_raw_days` deleted, closed hand-off texts blanked; counts stay."""
+    from bot.insights.retention import purge
+
+    return str(purge(current_app.extensions["yjy"]))

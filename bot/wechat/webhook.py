@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from bot.infra import metrics
 from bot.wechat.inbound import to_incoming
 from bot.wechat.protocol import ProtocolError, check_signature, check_timestamp, parse_xml
 from bot.wechat.replies import SUCCESS
@@ -24,6 +26,7 @@ def _ext() -> Any:
 
 
 def _refuse(exc: ProtocolError) -> Response:
+    metrics.webhook_rejected(exc.status)
     log.warning("webhook refused %s %s from %s: %s", request.method, request.path,
                 request.headers.get("X-Forwarded-For", request.remote_addr), exc.reason)
     return Response(exc.reason, status=exc.status, mimetype="text/plain")
@@ -45,6 +48,7 @@ def verify() -> Response:
 
 @bp.post("/wechat")
 def receive() -> Response:
+    started = time.perf_counter()
     ext = _ext()
     config = ext.config
     args = request.args
@@ -85,6 +89,7 @@ def receive() -> Response:
     body_out = ext.pipeline.handle(msg)
     if encrypted and body_out != SUCCESS and ext.envelope is not None:
         body_out = ext.envelope.encrypt(body_out, nonce or secrets.token_hex(8))
+    metrics.reply_seconds(time.perf_counter() - started)
     return Response(body_out, mimetype="application/xml" if body_out != SUCCESS else "text/plain")
 
 
@@ -96,4 +101,5 @@ def _last_resort(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return exc  # type: ignore[return-value]
     log.exception("webhook failed unexpectedly; answered success")
+    metrics.webhook_failed()
     return Response(SUCCESS, mimetype="text/plain")

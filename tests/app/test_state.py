@@ -96,3 +96,22 @@ def test_a_conflict_can_leave_the_reply_uncached_for_a_retry_on_the_new_state(st
     assert store.load("u")["added"] == ["1", "2"] and store.claim("m:9:u:2", "u").cached_reply == "noted 2"
     store.cache_reply("m:9:u:3", "please resend")
     assert store.claim("m:9:u:3", "u").cached_reply == "please resend"
+
+
+def test_an_insight_event_rides_with_the_saved_state_once_and_the_list_is_capped(store, monkeypatch):
+    events = store.keys.insight_events()
+    a = store.claim("m:10:u:1", "u")
+    b = store.claim("m:10:u:2", "u")
+    assert store.finish("m:10:u:1", "u", {"n": 1}, a.rev, "ra", event='{"e":1}')
+    # A lost compare-and-set the caller answers again: not counted now (it is, once, when it is saved) ...
+    assert not store.finish("m:10:u:2", "u", {"n": 2}, b.rev, "rb", cache_on_conflict=False, event='{"e":2}')
+    assert store.r.lrange(events, 0, -1) == [b'{"e":1}']
+    # ... one whose reply is cached anyway was answered: counted.
+    assert not store.finish("m:10:u:2", "u", {"n": 2}, b.rev, "rb", event='{"e":2}')
+    assert store.finish("m:10:u:3", "u", None, store.load("u")["rev"], "rc")  # no event: nothing appended
+    assert store.r.lrange(events, 0, -1) == [b'{"e":1}', b'{"e":2}']
+
+    monkeypatch.setattr("bot.conversation.state.EVENTS_CAP", 3)  # without a worker, the oldest go first
+    for n in range(3, 6):
+        assert store.finish(f"m:11:u:{n}", "u", {"n": n}, store.load("u").get("rev", 0), "r", event=f'{{"e":{n}}}')
+    assert store.r.lrange(events, 0, -1) == [b'{"e":3}', b'{"e":4}', b'{"e":5}']
