@@ -68,7 +68,6 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     from bot import cli
     from bot.infra import logs
     from bot.web import admin_api, errors, health, metrics, pages, payments, redeem, security
-    from bot.web import admin_channels  # noqa: F401  # adds its routes to admin_api.bp, before it is registered
     from bot.wechat import webhook
 
     config = config or load_config(overrides=overrides)

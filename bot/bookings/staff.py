@@ -1,7 +1,7 @@
 """Staff operations on bookings: a day's orders, group requests, manual refunds, resent confirmations, an order's
 history, the DMZ checkpoint list of a day (who travels, with their passport details, and who is still missing)
 and the purge of passport details once tours are over. The CLI (`bot/cli/bookings.py`) and the admin API
-(`bot/web/admin_api.py`) call these; they never query the tables themselves.
+(`bot/web/admin_api/orders.py`) call these; they never query the tables themselves.
 
     staff = Staff(db, content.products, clock, queue=queue, template_id=config.bookings.template_id)
     staff.orders(date(2026, 12, 9), product_id="dmz_tour", status="paid")   # DayOrders, totals per status

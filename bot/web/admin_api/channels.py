@@ -17,33 +17,33 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.followers import channels
 from bot.infra.db.models import Channel
-from bot.web.admin_api import _error, _ext, _json_body, _time, bp
+from bot.web.admin_api import app_ext, bp, error, json_body, seoul_time
 
 MAX_DAYS = 366  # a report period at most a year long: one query per figure, over indexed columns
 
 
 @bp.get("/channels")
 def list_channels() -> Response:
-    return jsonify([_channel(c) for c in channels.all_channels(_ext().db)])
+    return jsonify([_channel(c) for c in channels.all_channels(app_ext().db)])
 
 
 @bp.post("/channels")
 def create_channel() -> Response:
-    body = _json_body()
+    body = json_body()
     if not isinstance(body, dict):
-        return _error(415 if not request.is_json else 400, "expected a JSON object (Content-Type: application/json)")
+        return error(415 if not request.is_json else 400, "expected a JSON object (Content-Type: application/json)")
     channel_id, name = body.get("id"), body.get("name", "")
     if not isinstance(channel_id, str) or not channel_id:
-        return _error(400, "id is required: the QR code's scene string, e.g. kol_hallyu_01", "id")
+        return error(400, "id is required: the QR code's scene string, e.g. kol_hallyu_01", "id")
     if not isinstance(name, str):
-        return _error(400, "name must be a string", "name")
-    ext = _ext()
+        return error(400, "name must be a string", "name")
+    ext = app_ext()
     try:
         made = channels.create(ext.db, ext.wechat, channel_id, name, ext.clock.now())
     except channels.ChannelError as exc:
-        return _error(400, str(exc), exc.field)
+        return error(400, str(exc), exc.field)
     except WeChatClientException as exc:
-        return _error(502, f"WeChat refused the QR code: {exc.errcode} {exc.errmsg}")
+        return error(502, f"WeChat refused the QR code: {exc.errcode} {exc.errmsg}")
     g.audit_detail = {"channel": made.channel.id, "new": made.new}
     response = jsonify({**_channel(made.channel), "new": made.new})
     response.status_code = 201 if made.new else 200
@@ -58,11 +58,11 @@ def channel_report() -> Response:
     if isinstance(last, Response):
         return last
     if (last - first).days >= MAX_DAYS:
-        return _error(400, f"a report covers at most {MAX_DAYS} days", "to")
+        return error(400, f"a report covers at most {MAX_DAYS} days", "to")
     try:
-        lines = channels.report(_ext().db, first, last)
+        lines = channels.report(app_ext().db, first, last)
     except channels.ChannelError as exc:
-        return _error(400, str(exc), exc.field)
+        return error(400, str(exc), exc.field)
     if request.args.get("format") == "csv":
         out = io.StringIO()
         channels.write_csv(lines, out)
@@ -77,9 +77,9 @@ def _day(name: str) -> date | Response:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        return _error(400, f"{name} must be a day like 2026-12-01 (Seoul), not {raw!r}" if raw
+        return error(400, f"{name} must be a day like 2026-12-01 (Seoul), not {raw!r}" if raw
                       else f"{name} is required: a day like 2026-12-01 (Seoul)", name)
 
 
 def _channel(c: Channel) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "image_url": c.image_url, "url": c.url, "created_at": _time(c.created_at)}
+    return {"id": c.id, "name": c.name, "image_url": c.image_url, "url": c.url, "created_at": seoul_time(c.created_at)}
