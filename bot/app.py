@@ -90,6 +90,9 @@ def create_app(config: Config | None = None, *, overrides: Mapping[str, Any] | N
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(payments.bp)
     app.register_blueprint(redeem.bp)
+    from bot.web import console  # /admin/: the operators' web console
+
+    console.init_app(app)
     # The chat simulator is a dev tool: the dev runner mounts it (bot.devtools.simulator.init_app).
     errors.register(app)
     security.init_app(app)
