@@ -161,3 +161,12 @@ class Payer:
 
             with self.app.app_context():
                 BurstWorker([self.ext.queue], connection=self.ext.redis).work(burst=True)
+
+
+def unreachable_redis() -> Any:
+    """A Redis client nothing answers (no server listens on port 1), failing at once: no retries, no backoff."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))

@@ -309,7 +309,7 @@ class Inbox:
     def _mark(self, item_id: str, body: str, reply_id: str | None) -> str:
         what = f"id:{reply_id}" if reply_id else f"text:{body}"
         digest = hashlib.sha256(f"{item_id}\n{what}".encode()).hexdigest()[:32]
-        return f"{self._s.keys.base}:inbox:reply:{digest}"
+        return str(self._s.keys.inbox_reply(digest))
 
     def _claim(self, mark: str, hold: int) -> str | None:
         """None: this call sends the reply; else what the earlier attempt left ("sent|<time>" ...)."""

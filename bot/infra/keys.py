@@ -68,6 +68,18 @@ class Keys:
         """A batch of events being flushed (renamed from `insight_events`), deleted once applied."""
         return f"{self.base}:insights:flushing:{batch}"
 
+    def job_counts(self) -> str:
+        """The jobs' counters for /metrics (a hash `name:result` -> count), shared by every worker and host."""
+        return f"{self.base}:metrics:jobs"
+
+    def inbox_reply(self, digest: str) -> str:
+        """One staff reply's send mark (claimed before WeChat is called: a reply goes out once)."""
+        return f"{self.base}:inbox:reply:{digest}"
+
+    def login_failures(self, address: str) -> str:
+        """Failed console logins from one client address (hashed: the address is not kept as such)."""
+        return f"{self.base}:console-login-failures:{hashlib.sha256(address.encode()).hexdigest()[:24]}"
+
     def insight_batches(self) -> str:
         """The ids of the batches being flushed (a set): one a crashed flush left behind is found here."""
         return f"{self.base}:insights:batches"

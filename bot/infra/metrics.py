@@ -169,18 +169,13 @@ def webhook_failed() -> None:
 
 
 # --- jobs: counters in Redis -------------------------------------------------------------------------------------
-def job_counts_key(keys: Keys) -> str:
-    """The Redis hash of the jobs' counters (`name:result` -> count), one per WeChat account like every key."""
-    return f"{keys.base}:metrics:jobs"
-
-
 def count_job(client: redis.Redis, keys: Keys, name: str, result: str) -> None:
     """Count one job outcome in Redis (shared by every worker and host). A Redis error loses the count, never
     the job."""
     if result not in JOB_COUNTS.get(name, ()):
         raise ValueError(f"{name}:{result} is not a job count (JOB_COUNTS)")
     try:
-        client.hincrby(job_counts_key(keys), f"{name}:{result}", 1)
+        client.hincrby(keys.job_counts(), f"{name}:{result}", 1)
     except redis.RedisError as exc:
         log.warning("metrics: %s:%s not counted, Redis error %s", name, result, type(exc).__name__)
 
@@ -318,7 +313,7 @@ class Figures(Collector):
         yield family
 
     def _jobs(self) -> Iterator[Metric]:
-        raw = self.r.hgetall(job_counts_key(self.keys))
+        raw = self.r.hgetall(self.keys.job_counts())
         counts = {_text(k): int(v) for k, v in raw.items()}
         for name, results in JOB_COUNTS.items():
             family = CounterMetricFamily(f"yjy_{name}", JOB_HELP[name], labels=["result"])

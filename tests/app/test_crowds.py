@@ -14,7 +14,7 @@ from bot.infra.keys import Keys
 from bot.live import crowds
 from bot.live.crowds import LIVE, NONE, STALE, CrowdReading, Crowds, HttpCitydata
 from bot.live.store import LiveStore
-from tests.support import WeChat
+from tests.support import WeChat, unreachable_redis
 
 KEY = "5a4b6c7d8e9f0a1b2c3d4e5f6a7b8c9d"
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=SEOUL)
@@ -218,8 +218,6 @@ def test_the_refresh_command_prints_what_it_did(crowds_app, seoul) -> None:  # t
 
 
 def test_a_peek_reads_ahead_in_one_go_and_never_claims_or_spends(store) -> None:  # type: ignore[no-untyped-def]
-    import redis
-
     store.save("crowd", "POI014", {"level": "busy"}, fetched_at=1000.0)
     peek = store.peek([("crowd", "POI014"), ("crowd", "POI999")], asked=[("crowd", "POI014")], now=2000.0)
     assert peek.load("crowd", "POI014").data == {"level": "busy"} and peek.load("crowd", "POI999") is None
@@ -229,5 +227,5 @@ def test_a_peek_reads_ahead_in_one_go_and_never_claims_or_spends(store) -> None:
     assert peek.claim("crowd", "POI999") is False and peek.spend("seoul", 1000, "2026-12-05") is False
     assert store.calls("seoul", "2026-12-05") == 0
 
-    gone = LiveStore(redis.Redis(port=1, socket_connect_timeout=0.2), store.keys)  # Redis unreachable
+    gone = LiveStore(unreachable_redis(), store.keys)
     assert gone.peek([("crowd", "POI014")], asked=[("crowd", "POI014")]).load("crowd", "POI014") is None

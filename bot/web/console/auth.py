@@ -26,6 +26,7 @@ from flask import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bot.infra.config import AdminLogin, Config
+from bot.infra.keys import Keys
 
 log = logging.getLogger(__name__)
 COOKIE = "yjy_console"
@@ -147,12 +148,9 @@ class Limiter:
     not see what the outage costs. The failures are still logged (without the token).
     """
 
-    def __init__(self, client: redis.Redis, base: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.redis = client
-        self.base = base
-
-    def _key(self, address: str) -> str:
-        return f"{self.base}:console-login-failures:{hashlib.sha256(address.encode()).hexdigest()[:24]}"
+        self._key = keys.login_failures
 
     def blocked_for(self, address: str) -> int:
         """Seconds until this address may try again; 0: it may."""

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def _limiter() -> auth.Limiter:
     e = ext()
-    return auth.Limiter(e.redis, e.keys.base)
+    return auth.Limiter(e.redis, e.keys)
 
 
 def _target(raw: str | None) -> str:
