@@ -15,7 +15,7 @@ MessageError (the message could not be composed or uploaded).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -111,6 +111,7 @@ class BatchStatus:
 class Status:
     broadcast: Summary
     batches: list[BatchStatus]
+    spec: dict[str, Any] = field(default_factory=dict)  # the broadcast file as planned: what goes out
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class BroadcastService:
                        for x in s.scalars(select(BroadcastBatch).where(BroadcastBatch.broadcast_id == broadcast_id)
                                           .order_by(BroadcastBatch.seq))]
         return Status(_summary(b, planning.results(self.s.db, [b.id])[b.id],
-                               planning.not_reached(self.s.db, [b.id])[b.id]), batches)
+                               planning.not_reached(self.s.db, [b.id])[b.id]), batches, dict(b.spec or {}))
 
     def tag(self, draft: Draft, name: str, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Tag the draft's audience on WeChat and here; (tag id, followers tagged). `progress(n)` per call."""

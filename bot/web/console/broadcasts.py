@@ -143,15 +143,6 @@ def broadcast_preview() -> Response:
 
 
 # --- sending: two deliberate steps ----------------------------------------------------------------
-def _spec_of(broadcast_id: int) -> dict[str, Any]:
-    """The stored broadcast file, to show what will go out (the service keeps it with the broadcast)."""
-    from bot.infra.db.models import Broadcast
-
-    with ext().db.session() as s:
-        row = s.get(Broadcast, broadcast_id)
-        return dict(row.spec) if row is not None else {}
-
-
 def _confirm_page(broadcast_id: int, status: int = 200, error: str = "") -> Response:
     t = words()["broadcasts"]
     try:
@@ -164,9 +155,9 @@ def _confirm_page(broadcast_id: int, status: int = 200, error: str = "") -> Resp
                       link=("console.broadcast", {"broadcast_id": broadcast_id}))
     pending = sum(1 for b in found.batches if b.status == "pending")
     failed = sum(1 for b in found.batches if b.status == "failed")
-    spec = _spec_of(broadcast_id)
     return render("broadcast_send", status, item=item, pending=pending, failed=failed, error=error,
-                  rendered=_service().render(spec) if spec else [], scheduler=not ext().config.embedded_redis)
+                  rendered=_service().render(found.spec) if found.spec else [],
+                  scheduler=not ext().config.embedded_redis)
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/send")

@@ -3,13 +3,13 @@ channel (scans → follows → bookings, and paid revenue), the full table, and 
 `flask --app wsgi channels report --csv` writes)."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, request
 
+from bot.followers import channels as attribution
 from bot.web.console.charts import width
 from bot.web.console.common import audit_read, bp, ext, refuse, render, today, words
 
@@ -34,10 +34,8 @@ def period() -> tuple[date, date] | str:
     return first, last
 
 
-def report(first: date, last: date) -> list[Any]:
-    from bot.followers import channels  # loads on first use, like the other services
-
-    return channels.report(ext().db, first, last)
+def report(first: date, last: date) -> list[attribution.Line]:
+    return attribution.report(ext().db, first, last)
 
 
 def funnel(lines: list[Any], limit: int | None = None) -> list[dict[str, Any]]:
@@ -71,23 +69,17 @@ def channels() -> Response:
                   columns=COLUMNS)
 
 
-COLUMNS = ("scans", "follows", "unfollows", "active", "bookings", "revenue_krw", "coupon_claims", "coupons_used")
+COLUMNS = attribution.CSV_COLUMNS
 
 
 @bp.get("/channels.csv")
 def channels_csv() -> Response:
-    from bot.infra.text import inert  # moved here by the lead; see also bot.followers.channels.write_csv
-
     found = period()
     if isinstance(found, str):
         return refuse(400, found)
     first, last = found
-    lines = report(first, last)
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["channel", "name", *COLUMNS])
-    for line in lines:
-        writer.writerow([inert(line.channel), inert(line.name), *(getattr(line, key) for key in COLUMNS)])
+    attribution.write_csv(report(first, last), out)
     audit_read(export="channels", first=first.isoformat(), last=last.isoformat())
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="channels-{first}-{last}.csv"'
