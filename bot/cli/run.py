@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     if fake_pay is not None:
         pay_setup.init_app(app, fake_pay)
     w = config.wechat
+    dev_login = next((login for login in config.admin_logins if login.name == "dev"), None)
+    console_login = f"(log in with {dev_login.token})" if dev_login else "(log in with a token of ADMIN_TOKENS)"
     print(f"""
 一机游首尔 bot, development mode (embedded Redis stand-in, database {config.database_url})
   webhook URL      : http://{args.host}:{args.port}/wechat
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
   AppID            : {w.appid}
   message mode     : {w.mode}
   chat simulator   : http://{args.host}:{args.port}/simulator
+  staff console    : http://{args.host}:{args.port}/admin/  {console_login}
   WeChat Pay       : {f"embedded fake at {config.pay.api_base_url}: no money moves" if fake_pay else config.pay.mode}
 Paste these into the WeChat test account's "接口配置信息" (behind a tunnel), or drive it with the tests.
 """, flush=True)

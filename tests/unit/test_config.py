@@ -109,3 +109,22 @@ def test_generated_dev_secrets_have_the_shapes_wechat_uses():
         sealed = parse_xml(envelope.encrypt("<xml><Content>你好</Content></xml>", "nonce1", "1700000000").encode())
         assert envelope.decrypt(sealed["Encrypt"], sealed["MsgSignature"], "1700000000", "nonce1") \
             == "<xml><Content>你好</Content></xml>"
+
+
+def test_dev_secrets_give_the_dev_runner_a_console_login_and_keep_older_ones(tmp_path):
+    import json
+
+    from bot.infra.devsecrets import fill_dev_secrets
+
+    store = tmp_path / "var" / "dev-secrets.json"
+    store.parent.mkdir()
+    store.write_text(json.dumps({"token": "t" * 32, "encoding_aes_key": "k" * 43, "appsecret": "s" * 32}))  # older
+    data: dict = {"wechat": {"appid": "wxdev"}, "admin": None}
+    fill_dev_secrets(data, store)
+    saved = json.loads(store.read_text())
+    assert data["wechat"]["token"] == "t" * 32 and len(saved["admin_token"]) >= 24  # kept, and one more secret
+    assert data["admin"]["tokens"] == [f"dev:{saved['admin_token']}"]
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    configured: dict = {"admin": {"tokens": ["mei:" + "m" * 20]}}
+    fill_dev_secrets(configured, store)
+    assert configured["admin"]["tokens"] == ["mei:" + "m" * 20]  # ADMIN_TOKENS or the file win
