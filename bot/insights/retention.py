@@ -2,7 +2,8 @@
 
 Deleted: unanswered messages' raw texts (`unanswered_messages` rows) and the record of applied flush batches;
 blanked: what travelers wrote in hand-off requests and complaints that are closed (text and recent messages;
-the row, its kind, dates and status stay). The per-day counts and the unanswered questions (one normalized
+the row, its kind, dates and status stay), and what staff wrote to travelers through the inbox (the reply's
+item, author, outcome and time stay). The per-day counts and the unanswered questions (one normalized
 wording with its count) stay. Run daily by the worker (`bot.jobs.purge_insights`) and by
 `flask --app wsgi insights purge`; in batches, so no statement holds a lock for long.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select, update
 
 from bot.infra.clock import in_seoul
-from bot.infra.db.models import HandoffRequest, InsightFlush, UnansweredMessage
+from bot.infra.db.models import HandoffRequest, InboxReply, InsightFlush, UnansweredMessage
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,12 @@ class Purged:
     messages: int  # raw unanswered texts deleted
     handoffs: int  # closed requests whose texts were blanked
     flushes: int  # records of applied flush batches deleted
+    replies: int = 0  # staff replies whose texts were blanked
 
     def __str__(self) -> str:
         return (f"before {self.cutoff:%Y-%m-%d %H:%M} (Seoul): {self.messages} raw message(s) deleted, "
-                f"{self.handoffs} closed hand-off text(s) blanked, {self.flushes} flush record(s) deleted")
+                f"{self.handoffs} closed hand-off text(s) blanked, {self.replies} staff reply text(s) blanked, "
+                f"{self.flushes} flush record(s) deleted")
 
 
 def purge(ext: Any, *, days: int | None = None, now: datetime | None = None) -> Purged:
@@ -49,7 +52,10 @@ def purge(ext: Any, *, days: int | None = None, now: datetime | None = None) -> 
         db, select(h.id).where(h.status == "closed", func.coalesce(h.closed_at, h.created_at) < cutoff, said),
         lambda ids: update(h).where(h.id.in_(ids)).values(text="", recent=[]))
     flushes = _in_batches(db, select(f.id).where(f.at < cutoff), lambda ids: delete(f).where(f.id.in_(ids)))
-    done = Purged(cutoff, messages, handoffs, flushes)
+    r = InboxReply
+    replies = _in_batches(db, select(r.id).where(r.at < cutoff, r.text != ""),
+                          lambda ids: update(r).where(r.id.in_(ids)).values(text=""))
+    done = Purged(cutoff, messages, handoffs, flushes, replies)
     log.info("insights retention (%d days): %s", keep, done)
     return done
 

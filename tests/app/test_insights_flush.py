@@ -11,7 +11,14 @@ from sqlalchemy import func, select, update
 
 from bot.followers import handoff as requests
 from bot.infra.clock import SEOUL, Clock, in_seoul
-from bot.infra.db.models import HandoffRequest, InsightDay, InsightFlush, UnansweredMessage, UnansweredQuestion
+from bot.infra.db.models import (
+    HandoffRequest,
+    InboxReply,
+    InsightDay,
+    InsightFlush,
+    UnansweredMessage,
+    UnansweredQuestion,
+)
 from bot.insights import events, flush, report, retention
 
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=SEOUL)
@@ -149,18 +156,25 @@ def test_retention_deletes_old_raw_texts_and_keeps_the_counts(ext):
     open_old = _handoff(ext, "o-3", "还在等", closed_at=None)
     with ext.db.session() as s:
         s.execute(update(HandoffRequest).where(HandoffRequest.id == open_old).values(created_at=old))
+        s.add_all([InboxReply(item=f"H{closed_old}", openid="o-1", actor="staff:mei", text="已为您退款 13812345678",
+                              outcome="sent", at=old),
+                   InboxReply(item=f"H{closed_recent}", openid="o-2", actor="staff:mei", text="稍后回电", outcome="sent",
+                              at=recent)])
 
     done = retention.purge(ext)  # insights.keep_raw_days: 30
-    assert (done.messages, done.handoffs, done.flushes) == (1, 1, 1) and done.cutoff == NOW - timedelta(days=30)
+    assert (done.messages, done.handoffs, done.flushes, done.replies) == (1, 1, 1, 1)
+    assert done.cutoff == NOW - timedelta(days=30)
     assert _counts(ext) == (3, 2, 1)  # per-day counts and the question's count stay; one raw text is gone
     with ext.db.session() as s:
         [kept] = s.scalars(select(UnansweredMessage))
         texts = {r.id: (r.status, r.text, r.recent, r.kind) for r in s.scalars(select(HandoffRequest))}
         assert list(s.scalars(select(InsightFlush.id))) == ["new"]
+        replies = {r.item: (r.text, r.outcome, r.actor) for r in s.scalars(select(InboxReply))}
     assert in_seoul(kept.at) == recent
     assert texts[closed_old] == ("closed", "", [], "handoff")
     assert texts[closed_recent] == ("closed", "请回电", ["我想租一辆自行车"], "handoff")
     assert texts[open_old] == ("open", "还在等", ["我想租一辆自行车"], "handoff")
+    assert replies == {f"H{closed_old}": ("", "sent", "staff:mei"), f"H{closed_recent}": ("稍后回电", "sent", "staff:mei")}
     assert (retention.purge(ext).messages, retention.purge(ext).handoffs) == (0, 0)  # nothing left to do
 
     assert retention.purge(ext, days=1).messages == 1
