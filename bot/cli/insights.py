@@ -13,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from bot.cli.common import audited, count
 
 DAYS = click.IntRange(1, 365)
+BY_DAY_MAX = 14  # `intents` shows a column per day for periods up to this long
 
 
 @click.group("insights", cls=AppGroup, invoke_without_command=True,
@@ -67,14 +68,18 @@ def insights_daily(days: int) -> None:
 @insights_cli.command("intents")
 @click.option("--days", type=DAYS, default=7, show_default=True, help="Seoul days, today included.")
 def insights_intents(days: int) -> None:
-    """Messages per understood intent, most frequent first."""
+    """Messages per understood intent, most frequent first, and per day for periods of up to two weeks."""
     from bot.insights import report
 
-    found = report.intents(current_app.extensions["yjy"], days=days)
+    ext = current_app.extensions["yjy"]
+    found = report.intents(ext, days=days)
     total = sum(n for _, n in found)
+    per_day = report.intents_by_day(ext, days=days) if days <= BY_DAY_MAX else {}
     click.echo(f"intents, last {count(days, 'day')} (Seoul)")
-    _table(["intent", "messages", "share"], [[intent, f"{n:,}", _share(n, total)] for intent, n in found],
-           right={1, 2}, empty="(no message understood in this period)")
+    _table(["intent", "messages", "share", *(f"{d:%m-%d}" for d in per_day)],
+           [[intent, f"{n:,}", _share(n, total), *(f"{per_day[d].get(intent, 0):,}" for d in per_day)]
+            for intent, n in found],
+           right=set(range(1, 3 + len(per_day))), empty="(no message understood in this period)")
 
 
 @insights_cli.command("flush")

@@ -273,6 +273,11 @@ def test_the_dashboard_and_unanswered_list_show_what_travelers_asked(console):
     assert "<svg" in daily and 'fill="#333">3</text>' in daily and ">33%</text>" in daily  # today's bar
     top = page.split('data-testid="top-questions"')[1].split("</section>")[0]
     assert "zorblax quintessa flurb" in top and "2 次 · 2 位旅客" in top
+    asked = page.split('data-testid="intents"')[1].split("</section>")[0]
+    today = console.extensions["yjy"].clock.now().date()
+    assert f'<th class="n">{today.day}</th></tr>' in asked  # the last column is today
+    place_row = next(r for r in asked.split("<tr>") if r.startswith("<td>place</td>")).split("</tr>")[0]
+    assert place_row.count('<td class="n">') == 1 + 7 and place_row.endswith('<td class="n">1</td>')  # total, 7 days
     listed = body(client.get("/admin/unanswered?days=14"))
     row = listed.split('data-testid="questions"')[1]
     assert "zorblax quintessa flurb" in row and "景福宫" not in row

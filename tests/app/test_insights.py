@@ -165,7 +165,12 @@ def test_the_cli_prints_readable_tables(seeded):
         ["----------", "--------", "--------", "------"], ["total", "7", "3", "42.9%"]]
 
     intents = runner.invoke(args=["insights", "intents", "--days", "1"]).output.splitlines()
-    assert [line.split() for line in intents[-2:]] == [["suggest", "4", "80.0%"], ["place", "1", "20.0%"]]
+    assert [line.split() for line in intents[-2:]] == [["suggest", "4", "80.0%", "4"], ["place", "1", "20.0%", "1"]]
+    per_day = runner.invoke(args=["insights", "intents", "--days", "3"]).output.splitlines()
+    assert per_day[1].split() == ["intent", "messages", "share", "04-29", "04-30", "05-01"]
+    assert [line.split() for line in per_day[3:]] == [["suggest", "4", "57.1%", "0", "0", "4"],
+                                                      ["place", "3", "42.9%", "1", "1", "1"]]
+    assert "04-" not in runner.invoke(args=["insights", "intents", "--days", "30"]).output  # totals only
 
     unanswered = runner.invoke(args=["insights", "unanswered", "--days", "1", "--limit", "1"])
     assert unanswered.exit_code == 0 and "能带无人机吗" in unanswered.output and "修手机" not in unanswered.output

@@ -1,6 +1,7 @@
 """`/admin/`: the numbers a marketer reads at a glance: messages and the answered share per day (14 days),
-the channel funnel (30 days), the latest broadcasts' results, the inbox by status and the questions the bot
-could not answer most often this week. `/admin/unanswered`: all of those questions, grouped, for a period."""
+the channel funnel (30 days), the latest broadcasts' results, the inbox by status, what travelers asked most
+this week (intents, per day) and the questions the bot could not answer most often. `/admin/unanswered`: all
+of those questions, grouped, for a period."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,6 +15,7 @@ from bot.web.console.common import bp, ext, refuse, render, today, words
 
 DAILY_DAYS = 14
 FUNNEL_DAYS = 30
+INTENT_DAYS, TOP_INTENTS = 7, 8
 PERIODS = (1, 7, 14, 30)
 
 
@@ -48,7 +50,8 @@ def dashboard() -> Response:
                   share=charts.percent(answered / total) if total else "–", funnel=funnel(lines, limit=8),
                   channel_count=len(lines), recent=recent, counts=counts,
                   questions=insights.unanswered(e, days=7, limit=5), daily_days=DAILY_DAYS, funnel_days=FUNNEL_DAYS,
-                  bar=charts.width)
+                  bar=charts.width, intents=insights.intents(e, days=INTENT_DAYS)[:TOP_INTENTS],
+                  intent_days=insights.intents_by_day(e, days=INTENT_DAYS), intent_period=INTENT_DAYS)
 
 
 @bp.get("/unanswered")
