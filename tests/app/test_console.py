@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, text
 from bot.devtools import sender as build
 from bot.infra.config import ConfigError, find_admin, load_config
 from bot.infra.db.models import AdminAudit, ChannelScan, Follower, HandoffRequest
+from bot.insights.report import DayFigures
 from bot.web.console import auth, charts, texts
 from tests.support import CONTENT, WeChat, drain_queue, unreachable_redis
 
@@ -549,8 +550,8 @@ def test_a_text_zh_cn_lacks_is_an_error_naming_the_line(tmp_path):
 def test_the_daily_chart_carries_its_numbers():
     from datetime import date
 
-    days = [charts.Day(date(2026, 12, 1), 1234, 1000), charts.Day(date(2026, 12, 2), 0, 0),
-            charts.Day(date(2026, 12, 3), 15000, 7500)]
+    days = [DayFigures(date(2026, 12, 1), 1234, 1000), DayFigures(date(2026, 12, 2), 0, 0),
+            DayFigures(date(2026, 12, 3), 15000, 7500)]
     svg = str(charts.daily_svg(days, title="t <x>", messages_label="m", answered_label="a"))
     assert svg.startswith("<svg") and "t &lt;x&gt;" in svg
     assert ">1.2k</text>" in svg and ">15k</text>" in svg and ">0</text>" in svg

@@ -8,25 +8,16 @@ on the first of a month.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from bot.insights.report import DayFigures
 
 WIDTH, HEIGHT = 420, 216
 TOP, BASE = 26, 174  # the tallest bar's top and the bars' base line
 MESSAGES, ANSWERED = "#b7e4c7", "#07a35a"  # light: all messages; dark: the answered part
-
-
-@dataclass(frozen=True)
-class Day:
-    day: date
-    messages: int
-    answered: int
-
-    @property
-    def share(self) -> float:
-        return self.answered / self.messages if self.messages else 0.0
 
 
 def compact(n: int) -> str:
@@ -42,7 +33,7 @@ def percent(share: float) -> str:
     return f"{round(share * 100)}%"
 
 
-def daily_svg(days: list[Day], *, title: str, messages_label: str, answered_label: str) -> Markup:
+def daily_svg(days: list[DayFigures], *, title: str, messages_label: str, answered_label: str) -> Markup:
     """Bars of messages per day, the answered part shaded, counts above and shares below each bar."""
     n = max(len(days), 1)
     step = (WIDTH - 8) / n

@@ -35,7 +35,7 @@ def _inbox() -> Any:
 def dashboard() -> Response:
     e, t = ext(), words()["dashboard"]
     insights = _insights()
-    days = [charts.Day(d.day, d.messages, d.answered) for d in insights.daily(e, days=DAILY_DAYS)]
+    days = insights.daily(e, days=DAILY_DAYS)
     chart = charts.daily_svg(days, title=t["daily_title"].format(days=DAILY_DAYS), messages_label=t["messages"],
                              answered_label=t["answered"])
     last = today()
