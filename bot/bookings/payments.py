@@ -214,6 +214,8 @@ class Payments:
             if booking is not None and booking.status == Status.REFUNDING and open_refunds is None:
                 move(s, booking, Status.REFUNDED, actor=actor, now=now, reason="refund_success")
                 return "refunded"
+            if booking is not None and booking.status == Status.REDEEMED:
+                return "refunded"  # a staff refund after the tour: the order stays redeemed, the traveler is told
         return "refund_success"
 
     def refunded_krw(self, ref: str) -> int:

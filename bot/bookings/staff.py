@@ -23,7 +23,7 @@ import csv
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from redis import RedisError
@@ -41,6 +41,7 @@ from bot.travel.products import Catalogue
 
 if TYPE_CHECKING:
     from rq import Queue
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +231,11 @@ class Staff:
         """Refund a paid order, all that is left of it or `amount_krw` won: paid -> refunding (actor
         "staff:<by>"), its seats and coupon released, a Refund row, and the job that sends it to WeChat Pay.
 
-        Invalid for a missing or too long reason or a bad amount; Refused for an order that is not paid (a
-        redeemed one too: the lifecycle has no redeemed -> refunding move yet); NotFound."""
+        A redeemed order (the tour took place: a complaint, a goodwill gesture) is refunded as asked and stays
+        redeemed: nothing to release, the Refund row is the record.
+
+        Invalid for a missing or too long reason or a bad amount; Refused for an order that was never paid or is
+        refunded already; NotFound."""
         reason = " ".join(reason.split())
         if not reason:
             raise Invalid("reason", "a reason is required (WeChat Pay shows it to the traveler with the refund)")
@@ -244,17 +248,10 @@ class Staff:
         now = self.clock.now()
         booking = self._order(ref)
         _refundable(booking)
+        if booking.status == Status.REDEEMED:
+            return self._refund_redeemed(booking, reason=reason, actor=actor, amount_krw=amount_krw, now=now)
         with self.db.session() as s:
-            earlier = _counted(list(s.scalars(select(Refund).where(Refund.booking_ref == booking.ref))))
-            left = booking.total_krw - earlier
-            if left <= 0:
-                raise Refused(f"{booking.ref}: nothing left to refund (paid {booking.total_krw:,} KRW, "
-                              f"refunded {earlier:,} KRW)")
-            amount = left if amount_krw is None else amount_krw
-            if amount > left:
-                raise Invalid("amount_krw", f"{amount:,} KRW is more than the {left:,} KRW left to refund of "
-                                            f"{booking.ref} (paid {booking.total_krw:,} KRW, refunded "
-                                            f"{earlier:,} KRW before)")
+            _, amount = _amount_left(s, booking, amount_krw)
             moved = move(s, booking, Status.REFUNDING, actor=actor, now=now, reason="staff_refund",
                          detail={"amount_krw": amount, "note": reason}, cancelled_at=now)
             if moved:
@@ -265,6 +262,20 @@ class Staff:
             _refundable(current)
             raise Refused(f"{booking.ref} changed while refunding it: it is {current.status} now; look again")
         log.info("order %s: staff refund %s of %d KRW by %s", booking.ref, refund.out_refund_no, amount, actor)
+        return StaffRefund(self._order(booking.ref), refund, self._enqueue_refunds())
+
+    def _refund_redeemed(self, booking: Booking, *, reason: str, actor: str, amount_krw: int | None,
+                         now: datetime) -> StaffRefund:
+        """A refund of an order whose tour took place: its status stays, the row lock keeps two staff refunds at
+        once from paying back more than was paid."""
+        with self.db.session() as s:
+            locked = s.scalar(select(Booking).where(Booking.ref == booking.ref).with_for_update())
+            if locked is None or locked.status != Status.REDEEMED:
+                raise Refused(f"{booking.ref} changed while refunding it: look again")
+            left, amount = _amount_left(s, locked, amount_krw)
+            refund = orders.add_refund(s, locked, amount, reason=reason, by=actor, now=now)
+        log.info("order %s (redeemed): staff refund %s of %d KRW by %s, %d KRW left", booking.ref,
+                 refund.out_refund_no, amount, actor, left - amount)
         return StaffRefund(self._order(booking.ref), refund, self._enqueue_refunds())
 
     def _enqueue_refunds(self) -> bool:
@@ -370,15 +381,25 @@ def _status(value: str) -> Status:
         raise Invalid("status", f"no order status {value!r}: {', '.join(s.value for s in Status)}") from None
 
 
+def _amount_left(s: Session, booking: Booking, amount_krw: int | None) -> tuple[int, int]:
+    """(won left to refund of `booking`, the amount to refund now: `amount_krw` or all that is left)."""
+    earlier = _counted(list(s.scalars(select(Refund).where(Refund.booking_ref == booking.ref))))
+    left = booking.total_krw - earlier
+    if left <= 0:
+        raise Refused(f"{booking.ref}: nothing left to refund (paid {booking.total_krw:,} KRW, "
+                      f"refunded {earlier:,} KRW)")
+    amount = left if amount_krw is None else amount_krw
+    if amount > left:
+        raise Invalid("amount_krw", f"{amount:,} KRW is more than the {left:,} KRW left to refund of "
+                                    f"{booking.ref} (paid {booking.total_krw:,} KRW, refunded {earlier:,} KRW before)")
+    return left, amount
+
+
 def _refundable(booking: Booking) -> None:
     """Refused unless staff may refund `booking` now."""
     status = Status(booking.status)
-    if status is Status.PAID:
+    if status in (Status.PAID, Status.REDEEMED):
         return
-    if status is Status.REDEEMED:
-        raise Refused(f"{booking.ref} was redeemed: refunding a redeemed order needs a redeemed -> refunding move, "
-                      "which the order lifecycle (bot/bookings/lifecycle.py) does not have yet; refund it in the "
-                      "WeChat Pay merchant platform for now")
     why = {Status.PENDING: "nothing has been paid yet", Status.EXPIRED: "nothing was paid in time",
            Status.CANCELLED: "it was cancelled before any payment",
            Status.REFUNDING: "its refund is already under way", Status.REFUNDED: "it was refunded already",
