@@ -1,9 +1,10 @@
 """One answered message as an insight event: a compact JSON line, built on the webhook's thread and appended to
 Redis by the round trip that saves the reply (`RedisStateStore.finish`), then read back by `flush`.
 
-An event holds no openid and no digit a traveler typed: the time, the message kind, the route and intent that
-answered it, whether that counts as answered, and for an unanswered text its words (digits masked, capped), its
-language and `sha256(secret + openid)[:16]`, enough to count distinct travelers without knowing who they are.
+An event holds no openid, no digit and no e-mail address a traveler typed: the time, the message kind, the
+route and intent that answered it, whether that counts as answered, and for an unanswered text its words (digits
+and e-mail addresses masked, capped), its language and `sha256(secret + openid)[:16]`, enough to count distinct
+travelers without knowing who they are.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.infra.clock import SEOUL
-from bot.infra.text import mask_digits
+from bot.infra.text import mask_contacts
 from bot.wechat.inbound import Incoming
 
 # Routes whose reply is not an answer (read from handlers/: `Route.name` is "<router>.<function>"): the fallback,
@@ -48,7 +49,7 @@ class Event:
     route: str  # the route that answered ("" for none)
     intent: str  # "" when no intent was understood
     answered: bool
-    text: str = ""  # unanswered texts only, digits masked
+    text: str = ""  # unanswered texts only, digits and e-mail addresses masked
     lang: str = ""
     traveler: str = ""  # the hashed openid
 
@@ -84,7 +85,7 @@ def for_message(msg: Incoming, *, route: str, intent: str, lang: str, secret: st
                             "i": intent[:MAX_INTENT], "a": 1 if answered else 0}
     text = (msg.text or "").strip()
     if not answered and text:
-        body.update(x=mask_digits(text[:MAX_TEXT]), l=lang[:MAX_LANG], u=traveler_hash(secret, msg.openid))
+        body.update(x=mask_contacts(text[:MAX_TEXT]), l=lang[:MAX_LANG], u=traveler_hash(secret, msg.openid))
     return encode(body)
 
 

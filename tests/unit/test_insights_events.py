@@ -71,3 +71,9 @@ def test_the_unanswered_routes_are_routes_of_the_shipped_handlers():
 def test_what_is_not_an_event_is_refused(raw):
     with pytest.raises(events.MalformedEvent):
         events.decode(raw)
+
+
+def test_an_unanswered_text_keeps_no_email_address_either():
+    raw = events.for_message(_msg(build.text("o-1", "发票寄到 zhang.wei+trip@qq.com 可以吗")), route="fallback.suggest",
+                             intent="suggest", lang="zh-CN", secret="s3cret", at=AT)
+    assert raw is not None and json.loads(raw)["x"] == "发票寄到 ***@*** 可以吗"
