@@ -6,7 +6,7 @@ column gets the tag id too, so `audience: {tag: N}` selects them here as well.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -38,7 +38,7 @@ def sync(db: Database, wechat: WeChatGateway, segment: Segment, name: str, now: 
         wechat.tag_members(tag_id, chunk)
         with db.session() as s:
             for follower in s.scalars(select(Follower).where(Follower.openid.in_(chunk))):
-                current: list[Any] = list(follower.tags or [])  # WeChat tag ids: ints, whatever the model says
+                current = list(follower.tags or [])
                 if tag_id not in current:
                     current.append(tag_id)
                     follower.tags = current  # a new list: SQLAlchemy sees the JSON column change

@@ -35,7 +35,7 @@ class Follower(Base):
     first_channel: Mapped[str | None] = mapped_column(String(64))  # the first channel they came through: kept
     last_channel: Mapped[str | None] = mapped_column(String(64))  # the latest channel they scanned or followed
     language: Mapped[str] = mapped_column(String(16), default="zh-CN")
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[int]] = mapped_column(JSON, default=list)  # WeChat tag ids
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
