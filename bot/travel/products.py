@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from bot.infra import yamlfile
 from bot.infra.clock import SEOUL
 from bot.infra.text import fold
-from bot.travel.places import LANGS, WEEKDAYS
+from bot.travel.places import WEEKDAYS
 
 Text = dict[str, str]
 CATEGORIES = ("tour", "show", "ticket", "class", "transport", "beauty", "experience")
@@ -133,12 +133,7 @@ class _Checker:
         self.doc = doc
 
     def text(self, value: Any, path: str, required: bool = True) -> Text:
-        if value is None and not required:
-            return {}
-        if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) and value[lang].strip()
-                                                  for lang in LANGS):
-            raise self.doc.error(path, f"expected a mapping of language -> text with {', '.join(LANGS)}")
-        return {str(k): str(v).strip() for k, v in value.items()}
+        return self.doc.texts(value, path, required)
 
     def count(self, value: Any, path: str, low: int, default: int | None = None) -> int:
         if value is None and default is not None:
