@@ -1,11 +1,13 @@
 """Staff operations on bookings: a day's orders, group requests, manual refunds, resent confirmations, an order's
 history, the DMZ checkpoint list of a day (who travels, with their passport details, and who is still missing)
-and the purge of passport details once tours are over. The CLI (`bot/cli/bookings.py`) and the admin API
-(`bot/web/admin_api/orders.py`) call these; they never query the tables themselves.
+and the purge of passport details once tours are over. The CLI (`bot/cli/bookings.py`), the admin API
+(`bot/web/admin_api/orders.py`) and the console (`bot/web/console/orders.py`) call these; they never query the
+tables themselves.
 
     staff = Staff(db, content.products, clock, queue=queue, template_id=config.bookings.template_id)
     staff.orders(date(2026, 12, 9), product_id="dmz_tour", status="paid")   # DayOrders, totals per status
     staff.history("YJ2ABCDE")                                # the order, its BookingEvent rows and refunds
+    staff.traveler_orders("o6_bm...", limit=5)               # a traveler's latest orders, newest first
     staff.refund("YJ2ABCDE", reason="tour cancelled by the partner", by="mei")   # paid -> refunding, queued
     staff.resend_confirmation("YJ2ABCDE")                    # the template message, queued again
     staff.group_requests("new"); staff.set_group_status("GR2ABCDE", "contacted", by="mei")
@@ -57,28 +59,45 @@ GROUP_MOVES: dict[str, tuple[str, ...]] = {"contacted": ("new",), "closed": ("ne
 _FAILED_REFUNDS = ("CLOSED",)
 
 
-class UnknownProduct(LookupError):
+class StaffError(Exception):
+    """What the staff service refuses, with the HTTP status an API or page answers it with and, for a value
+    staff gave, the `field` it names."""
+
+    status = 409
+    field: str | None = None
+
+
+class UnknownProduct(StaffError, LookupError):
     """A product id that is not in content/products.yaml."""
 
+    status, field = 400, "product"
 
-class NotFound(LookupError):
+
+class NotFound(StaffError, LookupError):
     """No order or group request with that reference."""
 
+    status = 404
 
-class Invalid(ValueError):
+
+class Invalid(StaffError, ValueError):
     """A value staff gave that cannot be used; `field` names it (`status`, `amount_krw`, `reason`)."""
+
+    status = 400
+    field: str
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field, self.message = field, message
 
 
-class Refused(Exception):
+class Refused(StaffError):
     """Not for this order or request as it is now (its status), or not configured; the message says why."""
 
 
-class QueueDown(Exception):
+class QueueDown(StaffError):
     """The job queue did not take the job (Redis down): nothing was queued."""
+
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -227,6 +246,12 @@ class Staff:
                                      .order_by(Refund.created_at, Refund.out_refund_no)))
         return OrderHistory(booking, events, refunds)
 
+    def traveler_orders(self, openid: str, limit: int = 5) -> list[Booking]:
+        """The traveler's latest `limit` orders, newest first (beside their request in the staff inbox)."""
+        with self.db.session() as s:
+            return list(s.scalars(select(Booking).where(Booking.openid == openid)
+                                  .order_by(Booking.created_at.desc(), Booking.id.desc()).limit(limit)))
+
     def refund(self, ref: str, *, reason: str, by: str, amount_krw: int | None = None) -> StaffRefund:
         """Refund a paid order, all that is left of it or `amount_krw` won: paid -> refunding (actor
         "staff:<by>"), its seats and coupon released, a Refund row, and the job that sends it to WeChat Pay.
@@ -244,7 +269,7 @@ class Staff:
         if amount_krw is not None and (isinstance(amount_krw, bool) or not isinstance(amount_krw, int)
                                        or amount_krw < 1):
             raise Invalid("amount_krw", "the amount must be a whole number of won, 1 or more")
-        actor = f"staff:{by}"[:60]
+        actor = (by if by.startswith("staff:") else f"staff:{by}")[:60]  # "mei", or the API's "staff:mei"
         now = self.clock.now()
         booking = self._order(ref)
         _refundable(booking)

@@ -321,6 +321,16 @@ def test_a_redeemed_order_is_refunded_in_part_and_stays_redeemed(admin, fake_pay
     assert nothing.status_code == 409 and "nothing left to refund" in nothing.json["error"]
 
 
+def test_a_refund_through_the_api_with_a_named_token_is_by_that_staff_member(app_factory, fake_pay):
+    app = app_factory(admin__tokens=[f"mei:{TOKEN}"])
+    app.extensions["yjy"].services.clock = Clock(NOW)
+    paid = move(app, book(app).ref, Status.PAID)
+    done = call(app, "POST", f"/orders/{paid.ref}/refund", json={"reason": "演出取消"})
+    assert done.status_code == 202, done.json
+    with app.extensions["yjy"].db.session() as s:
+        assert s.get(Refund, f"{paid.ref}R1").requested_by == "staff:mei"  # type: ignore[union-attr]
+
+
 # --- resending the confirmation ----------------------------------------------------------------------------
 def test_resend_queues_the_confirmation_of_paid_and_confirmed_orders(admin, fake_api):
     paid = move(admin, book(admin).ref, Status.PAID)

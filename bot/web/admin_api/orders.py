@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, jsonify, request
 
+from bot.bookings.staff import StaffError
 from bot.web.admin_api import app_ext, bp, error, json_body, seoul_time
 
 if TYPE_CHECKING:
@@ -21,27 +22,9 @@ def _staff() -> Staff:
     return staff(app_ext())
 
 
-def _refused(exc: Exception) -> Response:
+def _refused(exc: StaffError) -> Response:
     """The staff service's refusals as HTTP errors."""
-    from bot.bookings.staff import Invalid, NotFound, QueueDown, Refused, UnknownProduct
-
-    if isinstance(exc, Invalid):
-        return error(400, exc.message, exc.field)
-    if isinstance(exc, UnknownProduct):
-        return error(400, str(exc), "product")
-    if isinstance(exc, NotFound):
-        return error(404, str(exc))
-    if isinstance(exc, Refused):
-        return error(409, str(exc))
-    if isinstance(exc, QueueDown):
-        return error(503, str(exc))
-    raise exc
-
-
-def _staff_errors() -> tuple[type[Exception], ...]:
-    from bot.bookings.staff import Invalid, NotFound, QueueDown, Refused, UnknownProduct
-
-    return Invalid, NotFound, QueueDown, Refused, UnknownProduct
+    return error(exc.status, str(exc), exc.field)
 
 
 @bp.get("/orders")
@@ -55,7 +38,7 @@ def list_orders() -> Response:
         return error(400, "expected day=YYYY-MM-DD", "day")
     try:
         found = _staff().orders(day, request.args.get("product") or None, request.args.get("status") or None)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     g.audit_detail = {"day": day.isoformat(), "orders": len(found.orders)}
     return jsonify({"day": day.isoformat(), "orders": [_order(b) for b in found.orders],
@@ -69,7 +52,7 @@ def show_order(ref: str) -> Response:
     g.audit_read = True
     try:
         found = _staff().history(ref)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     g.audit_detail = {"order": found.booking.ref}
     return jsonify(_history(found))
@@ -89,7 +72,7 @@ def refund_order(ref: str) -> Response:
         return error(400, "the amount must be a whole number of won, 1 or more", "amount_krw")
     try:
         done = _staff().refund(ref, reason=reason, by=g.actor, amount_krw=amount)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     r = done.refund
     g.audit_detail = {"order": done.booking.ref, "refund": r.out_refund_no, "amount_krw": r.amount_krw}
@@ -104,7 +87,7 @@ def resend_confirmation(ref: str) -> Response:
     """Queue the confirmation template message of a paid or confirmed order again (202)."""
     try:
         booking = _staff().resend_confirmation(ref)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     g.audit_detail = {"order": booking.ref}
     response = jsonify({"ref": booking.ref, "queued": True})
@@ -118,7 +101,7 @@ def list_group_requests() -> Response:
     g.audit_read = True
     try:
         found = _staff().group_requests(request.args.get("status") or None)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     g.audit_detail = {"group_requests": len(found)}
     return jsonify([_group(r) for r in found])
@@ -135,7 +118,7 @@ def update_group_request(ref: str) -> Response:
         return error(400, "expected status: contacted or closed", "status")
     try:
         moved = _staff().set_group_status(ref, status, by=g.actor)
-    except _staff_errors() as exc:
+    except StaffError as exc:
         return _refused(exc)
     g.audit_detail = {"group_request": moved.request.ref, "status": moved.request.status, "changed": moved.changed}
     return jsonify({**_group(moved.request), "changed": moved.changed})

@@ -20,7 +20,7 @@ bp = Blueprint("console", __name__, url_prefix="/admin", template_folder="templa
                static_url_path="/static")
 PUBLIC = {"console.login", "console.login_post", "console.static"}
 NAV = (("console.dashboard", "dashboard"), ("console.unanswered", "unanswered"), ("console.inbox", "inbox"),
-       ("console.broadcasts", "broadcasts"), ("console.channels", "channels"))
+       ("console.orders", "orders"), ("console.broadcasts", "broadcasts"), ("console.channels", "channels"))
 
 
 def ext() -> Any:

@@ -1,7 +1,8 @@
 """`/admin/inbox`: hand-offs, complaints and group requests waiting for staff (`bot.inbox`), filtered by
 status, kind and "mine"; one item with the traveler's messages, the customer-service window and the replies
-left in it, and its actions: assign to me, reply, close. A refusal (the window closed, already closed ...) is
-shown with its reason and status; a success goes back to the item (POST/redirect/GET)."""
+left in it, the traveler's latest orders (each a link to the order), and its actions: assign to me, reply,
+close. A refusal (the window closed, already closed ...) is shown with its reason and status; a success goes
+back to the item (POST/redirect/GET)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, request
 
 from bot.web.console.common import audit_detail, audit_read, back, bp, ext, me, refuse, render, words
+from bot.web.console.orders import PILLS, traveler_orders
 
 if TYPE_CHECKING:
     from bot.inbox import InboxError
@@ -54,9 +56,10 @@ def _item_page(item_id: str, status: int = 200, error: str = "", draft: str = ""
         item = _inbox().get(item_id)
     except _errors() as exc:
         return refuse(exc.status, exc.message, link=("console.inbox", {}))
-    audit_read(item=item_id)
+    orders = traveler_orders(item.openid)
+    audit_read(item=item_id, orders=len(orders))
     return render("inbox_item", status, item=item, error=error, draft=draft, done=request.args.get("done", ""),
-                  max_reply=_max_reply())
+                  max_reply=_max_reply(), orders=orders, pills=PILLS)
 
 
 @bp.get("/inbox/<item_id>")
