@@ -59,7 +59,9 @@ class Item:
 @dataclass
 class Sent:
     sent: bool
-    reason: str  # "" when sent; else a sentence for staff
+    reason: str  # "" when sent; else a sentence for staff (English)
+    code: str = ""  # why not, for a page to say in its language: see `rules.Refusal`
+    facts: dict[str, str] = field(default_factory=dict)
 
 
 def handoff_status(stored: str, assignee: str | None, transferred: bool) -> str:

@@ -12,7 +12,7 @@ bot's own late replies, which use the same quota and are not counted here, took 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.inbox.items import InboxError
@@ -33,7 +33,9 @@ RETRY_ERRCODES = {-1}  # WeChat's "system busy": nothing was sent, asking again 
 @dataclass(frozen=True)
 class Refusal:
     outcome: str  # stored in inbox_replies.outcome (40 characters at most)
-    reason: str  # for staff
+    reason: str  # for staff (English: the CLI, the API)
+    code: str = ""  # unsubscribed | no_activity | window | quota | wechat: a page says it in the staff's language
+    facts: dict[str, str] = field(default_factory=dict)  # what the reason names (times, counts, WeChat's code)
 
 
 def check_text(text: str) -> str:
@@ -58,26 +60,30 @@ def refusal(*, now: datetime, subscribed: bool | None, unsubscribed_at: datetime
     if subscribed is False:
         gone = f" on {stamp(unsubscribed_at)}" if unsubscribed_at else ""
         return Refusal("refused: unsubscribed", f"the traveler unfollowed the account{gone}: WeChat delivers "
-                                                "nothing to them")
+                                                "nothing to them", "unsubscribed", {"when": stamp(unsubscribed_at)})
     if subscribed is None or last_active is None:
         return Refusal("refused: no activity", "no message from the traveler is on record, so WeChat's 48-hour "
-                                               "window is not open: they can be answered once they write")
+                                               "window is not open: they can be answered once they write",
+                       "no_activity")
     ends = last_active + WINDOW
     if now >= ends:
         return Refusal("refused: window", f"outside WeChat's 48-hour window: the traveler last wrote "
                                           f"{stamp(last_active)} (the window closed {stamp(ends)}); they can be "
-                                          "answered once they write again")
+                                          "answered once they write again",
+                       "window", {"last": stamp(last_active), "ends": stamp(ends)})
     if sent_since >= QUOTA:
         return Refusal("refused: quota", f"WeChat allows {QUOTA} customer-service messages after a traveler's "
                                          f"message: {sent_since} were sent since they last wrote "
-                                         f"({stamp(last_active)}); they can be answered again once they write")
+                                         f"({stamp(last_active)}); they can be answered again once they write",
+                       "quota", {"quota": str(QUOTA), "sent": str(sent_since), "last": stamp(last_active)})
     return None
 
 
 def wechat_refusal(errcode: int, errmsg: str) -> Refusal:
     """WeChat's own final refusal (never retried: it would fail again and may burn quota)."""
     why = FINAL_ERRCODES.get(errcode) or f"{errmsg or 'no message'}"[:120]
-    return Refusal(f"refused: wechat {errcode}"[:40], f"WeChat refused the message ({errcode}): {why}; not sent")
+    return Refusal(f"refused: wechat {errcode}"[:40], f"WeChat refused the message ({errcode}): {why}; not sent",
+                   "wechat", {"errcode": str(errcode)})
 
 
 def stamp(when: datetime | None) -> str:

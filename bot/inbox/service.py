@@ -210,7 +210,7 @@ class Inbox:
                 self._record(item, actor, body, refused.outcome, now)
                 log.info("inbox %s: reply by %s refused here (%s)", item.id, actor, refused.outcome)
                 self._forget(mark)
-                return Sent(False, refused.reason)
+                return Sent(False, refused.reason, refused.code, refused.facts)
         except BaseException:
             self._forget(mark)
             raise
@@ -275,7 +275,7 @@ class Inbox:
         refused = rules.wechat_refusal(code, detail)
         self._record(item, actor, body, refused.outcome, now)
         log.warning("inbox %s: reply by %s refused by WeChat (%s)", item.id, actor, code)
-        return Sent(False, refused.reason)
+        return Sent(False, refused.reason, refused.code, refused.facts)
 
     def _again(self, item: Item, earlier: str, mark: str) -> Sent:
         """The same reply was claimed before: its outcome again, never a second copy."""

@@ -473,6 +473,9 @@ def test_a_reply_wechat_would_refuse_is_shown_with_its_reason(console, fake_api)
     page = client.get(f"/admin/inbox/{item}")
     refused = client.post(f"/admin/inbox/{item}/reply", data={"csrf": csrf_of(page), "text": "您好"})
     assert refused.status_code == 409 and "回复没有发出" in body(refused) and "您好</textarea>" in body(refused)
+    assert "旅客已取消关注公众号" in body(refused) and "unfollowed" not in body(refused)  # said in the page's language
+    in_english = client.post(f"/admin/inbox/{item}/reply?lang=en", data={"csrf": csrf_of(page), "text": "hello"})
+    assert "the traveler unfollowed the account" in body(in_english)
     assert fake_api.calls_to("message/custom/send") == []
 
 

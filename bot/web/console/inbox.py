@@ -93,7 +93,9 @@ def inbox_reply(item_id: str) -> Response:
         return _item_page(item_id, exc.status, exc.message, draft=text)
     audit_detail(item=item_id, sent=sent.sent, reason=sent.reason[:200])
     if not sent.sent:
-        return _item_page(item_id, 409, t["reply_not_sent"].format(reason=sent.reason), draft=text)
+        said = t["refusals"].get(sent.code)
+        reason = said.format(**sent.facts) if said else sent.reason  # in the page's language when it has words
+        return _item_page(item_id, 409, t["reply_not_sent"].format(reason=reason), draft=text)
     return back("console.inbox_item", item_id=item_id, done="replied")
 
 
