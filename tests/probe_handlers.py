@@ -44,6 +44,10 @@ def probe(msg: Incoming, ctx: Context) -> Reply:
     if body.startswith("boom"):
         count(body)
         raise RuntimeError("probe handler exploded")
+    if body.startswith("slowboom:"):  # past the deadline, then an apology through the kf API
+        count(body)
+        time.sleep(float(body.split(":")[1]))
+        raise RuntimeError("probe handler exploded late")
     if body.startswith("remember:"):
         count(body)
         ctx.state["remembered"] = body[len("remember:"):]

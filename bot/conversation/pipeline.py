@@ -100,8 +100,7 @@ class Pipeline:
                     metrics.late(msg.kind, turn.decision.route)
                     if not claim.degraded:
                         self.s.store.mark_late(msg.dedup_key)
-                    future.add_done_callback(functools.partial(self._finish_late, msg, claim,
-                                                               self._insight(msg, turn)))
+                    future.add_done_callback(functools.partial(self._finish_late, msg, claim, turn))
                     return SUCCESS
             reply, state = result
             body = replies.render_xml(reply, to_user=msg.openid, from_account=msg.account)
@@ -250,10 +249,10 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - the reply matters more; the next message retries
             log.exception("follower update failed for %s", msg.dedup_key)
 
-    def _finish_late(self, msg: Incoming, claim: Claim, event: str | None, done: Future) -> None:
+    def _finish_late(self, msg: Incoming, claim: Claim, turn: Turn, done: Future) -> None:
         reply, state = done.result()
-        if not claim.degraded:
-            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS, event=event)
+        if not claim.degraded:  # the event now: only a finished handler says whether it answered
+            self.s.store.finish(msg.dedup_key, msg.openid, state, claim.rev, SUCCESS, event=self._insight(msg, turn))
         if isinstance(reply, TransferCustomerServiceReply):
             reply = self._late_transfer(msg, state)
         payload = replies.to_customer_service(reply, msg.openid)

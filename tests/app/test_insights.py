@@ -245,11 +245,16 @@ def test_an_answered_message_still_costs_two_redis_round_trips(app, monkeypatch)
 
 
 def test_a_handler_that_raised_counts_as_not_answered(app_factory, openid):
-    """The traveler got an apology, not an answer: counted unanswered under the route that failed."""
-    app = app_factory(routers="tests.probe_handlers:ROUTERS")
+    """The traveler got an apology, not an answer: counted unanswered under the route that failed, also when it
+    failed after the reply deadline (the event is built once the handler is done)."""
+    app = app_factory(routers="tests.probe_handlers:ROUTERS", webhook__reply_deadline_seconds=0.3)
     ext = app.extensions["yjy"]
     wechat = WeChat(app)
     assert wechat.say(openid, "echo:hi") != "success"
     assert wechat.say(openid, "boom") != "success"
-    assert flush(ext).events == 2
-    assert _routes(ext.db) == {("text", "probe.probe", True): 1, ("text", "probe.probe", False): 1}
+    assert wechat.say(openid, "slowboom:0.6") == "success"
+    deadline = time.time() + 3
+    while ext.redis.llen(ext.keys.insight_events()) < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    assert flush(ext).events == 3
+    assert _routes(ext.db) == {("text", "probe.probe", True): 1, ("text", "probe.probe", False): 2}
