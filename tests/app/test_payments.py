@@ -8,6 +8,7 @@ held 15 minutes); signatures use the real time, as the fake signs with it. Every
 """
 from __future__ import annotations
 
+import io
 import logging
 import time
 from datetime import date, datetime, timedelta
@@ -227,6 +228,11 @@ def test_forged_or_broken_notifications_are_refused_and_change_nothing(app, fake
     assert unsigned.status_code == 401 and unsigned.get_json()["code"] == "FAIL"
     huge = _post(app, genuine, body=genuine.body + b" " * (64 * 1024))
     assert huge.status_code == 413 and huge.get_json() == {"code": "FAIL", "message": "notification too large"}
+    # A chunked body, as gunicorn hands it on (decoded, no Content-Length): read no further than the limit.
+    chunked = app.test_client().post("/pay/notify", headers={**genuine.headers, "Transfer-Encoding": "chunked"},
+                                     input_stream=io.BytesIO(genuine.body + b" " * (64 * 1024)),
+                                     environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 413
 
     assert _booking(app, ref).status == "pending_payment" and _moves(app, ref) == []
     assert _notices(app, ref) == [] and _told(fake_api, openid) == []
