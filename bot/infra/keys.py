@@ -76,6 +76,10 @@ class Keys:
         """One staff reply's send mark (claimed before WeChat is called: a reply goes out once)."""
         return f"{self.base}:inbox:reply:{digest}"
 
+    def console_logout(self, csrf: str) -> str:
+        """A console session logged out (by its CSRF value, hashed: a copied cookie is refused until it expires)."""
+        return f"{self.base}:console-logout:{hashlib.sha256(csrf.encode()).hexdigest()[:32]}"
+
     def login_failures(self, address: str) -> str:
         """Failed console logins from one client address (hashed: the address is not kept as such)."""
         return f"{self.base}:console-login-failures:{hashlib.sha256(address.encode()).hexdigest()[:24]}"

@@ -83,6 +83,29 @@ def load(config: Config, request: Request) -> Session | None:
     return session
 
 
+def revoke(client: redis.Redis, keys: Keys, session: Session) -> bool:
+    """Logout: this session is refused from now on, a copy of its cookie too, until it would have expired.
+    False (logged): Redis did not take it, and only this browser forgot the cookie."""
+    try:
+        client.set(keys.console_logout(session.csrf), b"1", ex=max(session.expires_in(), 1))
+        return True
+    except redis.RedisError as exc:
+        log.warning("console logout of %s not remembered (Redis: %s): a copy of its cookie works until it "
+                    "expires", session.actor, type(exc).__name__)
+        return False
+
+
+def revoked(client: redis.Redis, keys: Keys, session: Session) -> bool:
+    """Whether this session was logged out. With Redis down, no: the console stays usable in an outage (and the
+    log says so), as the login limit does."""
+    try:
+        return bool(client.exists(keys.console_logout(session.csrf)))
+    except redis.RedisError as exc:
+        log.warning("console logouts unknown (Redis: %s): session of %s let through", type(exc).__name__,
+                    session.actor)
+        return False
+
+
 def save(config: Config, response: Response, session: Session) -> None:
     response.set_cookie(COOKIE, _signer(config, "console-session").dumps(asdict(session)),
                         max_age=max(session.expires_in(), 0), path=PATH, httponly=True, samesite="Strict",

@@ -103,7 +103,10 @@ def client_address() -> str:
 @bp.before_request
 def guard() -> Response | None:
     config = ext().config
-    g.console_session = session = auth.load(config, request)
+    session = auth.load(config, request)
+    if session is not None and auth.revoked(ext().redis, ext().keys, session):
+        session = None  # logged out: a copy of the cookie kept from before is refused too
+    g.console_session = session
     g.console_dirty = False
     if request.endpoint in PUBLIC:
         return None

@@ -72,6 +72,7 @@ def logout() -> Response:
     session = me()
     log.info("console logout: %s", session.actor)
     response: Response = redirect(url_for("console.login", lang=session.lang), code=303)  # type: ignore[assignment]
+    auth.revoke(ext().redis, ext().keys, session)
     auth.clear(ext().config, response)
     g.console_dirty = False
     return response
