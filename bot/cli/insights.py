@@ -71,10 +71,10 @@ def insights_intents(days: int) -> None:
     """Messages per understood intent, most frequent first, and per day for periods of up to two weeks."""
     from bot.insights import report
 
-    ext = current_app.extensions["yjy"]
-    found = report.intents(ext, days=days)
+    by_day = report.intents_by_day(current_app.extensions["yjy"], days=days)
+    found = report.ranked(by_day)
     total = sum(n for _, n in found)
-    per_day = report.intents_by_day(ext, days=days) if days <= BY_DAY_MAX else {}
+    per_day = by_day if days <= BY_DAY_MAX else {}
     click.echo(f"intents, last {count(days, 'day')} (Seoul)")
     _table(["intent", "messages", "share", *(f"{d:%m-%d}" for d in per_day)],
            [[intent, f"{n:,}", _share(n, total), *(f"{per_day[d].get(intent, 0):,}" for d in per_day)]

@@ -91,15 +91,12 @@ def daily(ext: Any, *, days: int = 14, now: datetime | None = None) -> list[DayF
     return [DayFigures(day, *found.get(day, (0, 0))) for day in _each_day(first_day, today)]
 
 
-def intents(ext: Any, *, days: int = 7, now: datetime | None = None) -> list[tuple[str, int]]:
-    """Messages per understood intent in the period, most frequent first."""
-    first_day, today = _days(ext, days, now)
-    d = InsightDay
-    total = func.sum(d.count)
-    query = (select(d.intent, total).where(d.day >= first_day, d.day <= today, d.intent != "")
-             .group_by(d.intent).order_by(total.desc(), d.intent))
-    with ext.db.session() as s:
-        return [(intent, int(n)) for intent, n in s.execute(query)]
+def ranked(by_day: dict[date, dict[str, int]]) -> list[tuple[str, int]]:
+    """The period's totals per intent out of `intents_by_day`, most frequent first (then by name)."""
+    totals: Counter[str] = Counter()
+    for counts in by_day.values():
+        totals.update(counts)
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def intents_by_day(ext: Any, *, days: int = 7, now: datetime | None = None) -> dict[date, dict[str, int]]:

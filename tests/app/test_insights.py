@@ -102,7 +102,7 @@ def test_the_share_answered_and_the_unanswered_grouped_from_real_messages(app_fa
     assert not hashes & {a, b, c} and all(len(h) == 16 for h in hashes)
     assert not any(PHONE in text or any(ch.isdigit() for ch in text) for text in [*samples, *(m.text for m in stored)])
 
-    assert [name for name, _ in report.intents(ext, days=7)][:2] == ["suggest", "place"]
+    assert [name for name, _ in report.ranked(report.intents_by_day(ext, days=7))][:2] == ["suggest", "place"]
     by_day = report.intents_by_day(ext, days=2)
     assert list(by_day) == [FRIDAY_10.date() - timedelta(days=1), FRIDAY_10.date()]
     assert by_day[FRIDAY_10.date() - timedelta(days=1)] == {} and by_day[FRIDAY_10.date()]["suggest"] == 5

@@ -55,11 +55,10 @@ def insights_intents() -> Response:
     days = _int("days", 7, 1, report.MAX_DAYS)
     if isinstance(days, Response):
         return days
-    ext = app_ext()
+    by_day = report.intents_by_day(app_ext(), days=days)
     return jsonify({"days": days,
-                    "intents": [{"intent": intent, "messages": n} for intent, n in report.intents(ext, days=days)],
-                    "by_day": {day.isoformat(): counts
-                               for day, counts in report.intents_by_day(ext, days=days).items()}})
+                    "intents": [{"intent": intent, "messages": n} for intent, n in report.ranked(by_day)],
+                    "by_day": {day.isoformat(): counts for day, counts in by_day.items()}})
 
 
 def _group(q: report.QuestionGroup) -> dict[str, Any]:

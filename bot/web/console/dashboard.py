@@ -44,14 +44,15 @@ def dashboard() -> Response:
 
     recent = broadcast_service(e).newest(5)
     counts = _inbox().counts()
+    by_day = insights.intents_by_day(e, days=INTENT_DAYS)
     total = sum(d.messages for d in days)
     answered = sum(d.answered for d in days)
     return render("dashboard", days=days, chart=chart, total=total, answered=answered,
                   share=charts.percent(answered / total) if total else "–", funnel=funnel(lines, limit=8),
                   channel_count=len(lines), recent=recent, counts=counts,
                   questions=insights.unanswered(e, days=7, limit=5), daily_days=DAILY_DAYS, funnel_days=FUNNEL_DAYS,
-                  bar=charts.width, intents=insights.intents(e, days=INTENT_DAYS)[:TOP_INTENTS],
-                  intent_days=insights.intents_by_day(e, days=INTENT_DAYS), intent_period=INTENT_DAYS)
+                  bar=charts.width, intents=insights.ranked(by_day)[:TOP_INTENTS], intent_days=by_day,
+                  intent_period=INTENT_DAYS)
 
 
 @bp.get("/unanswered")
