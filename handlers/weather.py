@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from bot.conversation.router import Context, Router
 from bot.infra.clock import SEOUL
@@ -139,12 +139,7 @@ def _weather_reply(ctx: Context, where: Where, question: Question, reading: Read
 
 @router.on_intent("weather", io=True)
 def weather(msg: Incoming, ctx: Context) -> Reply:
-    s = ctx.services
-    where = _where(ctx)
-    reading = Weather.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(where.lat, where.lng)
-    if reading is None:
-        return ctx.cards.text("weather_unavailable", ctx.lang)
-    return _weather_reply(ctx, where, ask(msg.text, s.config.content_dir / "live" / "questions.yaml"), reading)
+    return _answer(msg, ctx, Weather, "weather_unavailable", _weather_reply)
 
 
 def _air_reply(ctx: Context, where: Where, question: Question, reading: AirReading) -> Reply:
@@ -162,12 +157,19 @@ def _air_reply(ctx: Context, where: Where, question: Question, reading: AirReadi
 
 @router.on_intent("air", io=True)
 def air(msg: Incoming, ctx: Context) -> Reply:
+    return _answer(msg, ctx, Air, "air_unavailable", _air_reply)
+
+
+def _answer(msg: Incoming, ctx: Context, source: type[Weather] | type[Air], unavailable: str,
+            reply: Callable[[Context, Where, Question, Any], Reply]) -> Reply:
+    """The reading of `source` where the traveler means (a place named, their location, else Seoul), as `reply`
+    words it for what they asked; `unavailable` when there is none."""
     s = ctx.services
     where = _where(ctx)
-    reading = Air.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(where.lat, where.lng)
+    reading = source.from_config(s.config.live, s.config.content_dir, s.live_store, s.clock).read(where.lat, where.lng)
     if reading is None:
-        return ctx.cards.text("air_unavailable", ctx.lang)
-    return _air_reply(ctx, where, ask(msg.text, s.config.content_dir / "live" / "questions.yaml"), reading)
+        return ctx.cards.text(unavailable, ctx.lang)
+    return reply(ctx, where, ask(msg.text, s.config.content_dir / "live" / "questions.yaml"), reading)
 
 
 # --- one line on a place or nearby card --------------------------------------------------------------------------
