@@ -30,6 +30,7 @@ from bot.infra.text import inert
 
 SCENE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SHOW_QRCODE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
+REPORT_MAX_DAYS = 366  # a report period at most a year long (the API and the console refuse longer ones)
 BOOKED = ("paid", "redeemed", "confirmed")
 PAID = ("paid", "redeemed")
 

@@ -19,8 +19,6 @@ from bot.followers import channels
 from bot.infra.db.models import Channel
 from bot.web.admin_api import app_ext, bp, error, json_body, seoul_time
 
-MAX_DAYS = 366  # a report period at most a year long: one query per figure, over indexed columns
-
 
 @bp.get("/channels")
 def list_channels() -> Response:
@@ -57,8 +55,8 @@ def channel_report() -> Response:
         return first
     if isinstance(last, Response):
         return last
-    if (last - first).days >= MAX_DAYS:
-        return error(400, f"a report covers at most {MAX_DAYS} days", "to")
+    if (last - first).days >= channels.REPORT_MAX_DAYS:
+        return error(400, f"a report covers at most {channels.REPORT_MAX_DAYS} days", "to")
     try:
         lines = channels.report(app_ext().db, first, last)
     except channels.ChannelError as exc:

@@ -14,7 +14,6 @@ from bot.web.console.charts import width
 from bot.web.console.common import audit_read, bp, ext, refuse, render, today, words
 
 DEFAULT_DAYS = 30
-MAX_DAYS = 366
 
 
 def period() -> tuple[date, date] | str:
@@ -29,8 +28,8 @@ def period() -> tuple[date, date] | str:
         return t["bad_date"]
     if last < first:
         return t["bad_order"]
-    if (last - first).days >= MAX_DAYS:
-        return t["too_long"].format(days=MAX_DAYS)
+    if (last - first).days >= attribution.REPORT_MAX_DAYS:
+        return t["too_long"].format(days=attribution.REPORT_MAX_DAYS)
     return first, last
 
 
